@@ -1,0 +1,370 @@
+"""Strands session repository that stores sessions in the session-backend REST service.
+
+Copy this one file into an agent project. It needs only ``requests`` and ``strands-agents``::
+
+    repo = SyncPostgreSQLSessionRepository("http://localhost:8001")
+    agent = Agent(session_manager=RepositorySessionManager(session_id="user-1", session_repository=repo))
+
+The contract is the one of Strands' ``SessionRepository``: reads of something missing return ``None``;
+creating something that exists, or under a missing parent, and updating something missing raise a
+``SessionException`` (every error class below derives from it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import requests
+from strands.session.session_repository import SessionRepository
+from strands.types.exceptions import SessionException
+from strands.types.session import Session, SessionAgent, SessionMessage
+
+if TYPE_CHECKING:
+    from strands.multiagent.base import MultiAgentBase
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "http://localhost:8001"
+_TRANSIENT_STATUSES = frozenset({502, 503, 504})
+_PAGE_SIZE = 1000  # the server's largest page
+
+
+class SessionRepositoryError(SessionException):
+    """A request to the session backend failed; carries the server's message and request id."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, request_id: str | None = None) -> None:
+        """Keep the server's message, HTTP status and request id for the caller and the logs."""
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.after_retry = False  # set when the request was sent again after a transient failure
+        super().__init__(f"{message} (status={status_code}, request_id={request_id})")
+
+
+class SessionNotFoundError(SessionRepositoryError):
+    """The session does not exist."""
+
+
+class AgentNotFoundError(SessionRepositoryError):
+    """The agent (or its session) does not exist."""
+
+
+class MessageNotFoundError(SessionRepositoryError):
+    """The message (or its agent or session) does not exist."""
+
+
+class ConflictError(SessionRepositoryError):
+    """The record already exists with different content."""
+
+
+class BackendUnavailableError(SessionRepositoryError):
+    """The backend could not be reached, or stayed unavailable through every retry."""
+
+
+class AuthenticationError(SessionRepositoryError):
+    """The backend rejected the API key (HTTP 401/403)."""
+
+
+def _seg(value: str | int) -> str:
+    """Quote one path segment completely, so ids like 'a b' or 'user@example.com' stay one segment."""
+    return quote(str(value), safe="")
+
+
+def _canonical(value: Any) -> Any:
+    """The value as it looks after a JSON round trip, to compare what was sent with what is stored."""
+    return json.loads(json.dumps(value))
+
+
+def _agent_body(agent: SessionAgent) -> dict[str, Any]:
+    data = agent.to_dict()
+    data["internal_state"] = data.pop("_internal_state")
+    return data
+
+
+def _agent_from(data: dict[str, Any]) -> SessionAgent:
+    data = dict(data)
+    if "internal_state" in data:
+        data["_internal_state"] = data.pop("internal_state")
+    return SessionAgent.from_dict(data)
+
+
+class SyncPostgreSQLSessionRepository(SessionRepository):
+    """Synchronous HTTP client for the session backend, usable as a Strands ``SessionRepository``."""
+
+    retry_backoff = 0.25  # seconds before the first retry; doubles on each further retry
+    retry_backoff_max = 4.0  # cap for one wait, also applied to the server's Retry-After
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        *,
+        api_key: str | None = None,
+        max_retries: int = 3,
+        session: requests.Session | None = None,
+    ) -> None:
+        """Create the client.
+
+        Args:
+            base_url: Service URL; defaults to env ``SESSION_BACKEND_URL``, else ``http://localhost:8001``.
+            timeout: Seconds to wait for each HTTP request (connect and read).
+            api_key: Sent as ``Authorization: Bearer <key>``; defaults to env ``SESSION_BACKEND_API_KEY``.
+            max_retries: How often a transient failure (connection error, timeout, 502/503/504) is retried.
+            session: A ``requests.Session`` to use; by default the client creates and owns one.
+        """
+        self.base_url = (base_url or os.environ.get("SESSION_BACKEND_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._owns_http = session is None
+        self._http = session if session is not None else requests.Session()
+        self._http.headers["Accept"] = "application/json"
+        api_key = api_key if api_key is not None else os.environ.get("SESSION_BACKEND_API_KEY")
+        if api_key:
+            self._http.headers["Authorization"] = f"Bearer {api_key}"
+
+    def __enter__(self) -> SyncPostgreSQLSessionRepository:
+        """Use the client as a context manager; the connection pool is closed on exit."""
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        """Close the client."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP connection pool, unless the caller passed its own ``requests.Session``."""
+        if self._owns_http:
+            self._http.close()
+
+    # -- sessions -------------------------------------------------------------------------------------
+
+    def create_session(self, session: Session, **kwargs: Any) -> Session:
+        """Create a session; raises ``ConflictError`` if it exists."""
+        body = _canonical(session.to_dict())
+        stored = self._create("/api/v1/sessions", body, f"/api/v1/sessions/{_seg(session.session_id)}",
+                              ("session_type",), SessionNotFoundError)
+        return Session.from_dict(stored)
+
+    def read_session(self, session_id: str, **kwargs: Any) -> Session | None:
+        """Read a session, or ``None`` if it does not exist."""
+        data = self._request("GET", f"/api/v1/sessions/{_seg(session_id)}", missing=None)
+        return None if data is None else Session.from_dict(data)
+
+    def update_session(self, session_id: str, data: dict[str, Any], **kwargs: Any) -> Session:
+        """Update a session's fields (e.g. ``session_type``); raises ``SessionNotFoundError`` if missing."""
+        stored = self._request("PUT", f"/api/v1/sessions/{_seg(session_id)}", json=data, missing=SessionNotFoundError)
+        return Session.from_dict(stored)
+
+    def delete_session(self, session_id: str, **kwargs: Any) -> None:
+        """Delete a session with its agents, messages and multi-agent state; ``SessionNotFoundError`` if missing."""
+        self._request("DELETE", f"/api/v1/sessions/{_seg(session_id)}", missing=SessionNotFoundError)
+
+    def list_sessions(self, limit: int | None = None, **kwargs: Any) -> list[Session]:
+        """List sessions, newest first: all of them, or at most ``limit``."""
+        sessions: list[Session] = []
+        cursor: str | None = None
+        while limit is None or len(sessions) < limit:
+            params: dict[str, Any] = {"limit": _PAGE_SIZE if limit is None else min(_PAGE_SIZE, limit - len(sessions))}
+            if cursor:
+                params["cursor"] = cursor
+            page = self._request("GET", "/api/v1/sessions", params=params)
+            sessions.extend(Session.from_dict(item) for item in page["sessions"])
+            cursor = page.get("next_cursor")
+            if not cursor or not page["sessions"]:
+                break
+        return sessions
+
+    # -- agents ---------------------------------------------------------------------------------------
+
+    def create_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
+        """Create an agent; ``SessionNotFoundError`` without its session, ``ConflictError`` if it exists."""
+        base = f"/api/v1/sessions/{_seg(session_id)}/agents"
+        self._create(base, _canonical(_agent_body(session_agent)), f"{base}/{_seg(session_agent.agent_id)}",
+                     ("state", "conversation_manager_state", "internal_state"), SessionNotFoundError)
+
+    def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent | None:
+        """Read an agent, or ``None`` if it (or its session) does not exist."""
+        data = self._request("GET", f"/api/v1/sessions/{_seg(session_id)}/agents/{_seg(agent_id)}", missing=None)
+        return None if data is None else _agent_from(data)
+
+    def update_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
+        """Replace an agent's state; raises ``AgentNotFoundError`` if it does not exist."""
+        body = _agent_body(session_agent)
+        update = {key: body[key] for key in ("state", "conversation_manager_state", "internal_state")}
+        path = f"/api/v1/sessions/{_seg(session_id)}/agents/{_seg(session_agent.agent_id)}"
+        self._request("PUT", path, json=update, missing=AgentNotFoundError)
+
+    def delete_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> None:
+        """Delete an agent and its messages; raises ``AgentNotFoundError`` if it does not exist."""
+        self._request("DELETE", f"/api/v1/sessions/{_seg(session_id)}/agents/{_seg(agent_id)}",
+                      missing=AgentNotFoundError)
+
+    def list_agents(self, session_id: str, **kwargs: Any) -> list[SessionAgent]:
+        """List the agents of a session; raises ``SessionNotFoundError`` if the session does not exist."""
+        data = self._request("GET", f"/api/v1/sessions/{_seg(session_id)}/agents", missing=SessionNotFoundError)
+        return [_agent_from(item) for item in data["agents"]]
+
+    # -- messages -------------------------------------------------------------------------------------
+
+    def create_message(self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any) -> None:
+        """Create a message; ``AgentNotFoundError`` without its agent, ``ConflictError`` if the id is taken."""
+        base = self._messages_path(session_id, agent_id)
+        self._create(base, _canonical(session_message.to_dict()), f"{base}/{session_message.message_id}",
+                     ("message", "redact_message"), AgentNotFoundError)
+
+    def read_message(self, session_id: str, agent_id: str, message_id: int, **kwargs: Any) -> SessionMessage | None:
+        """Read a message, or ``None`` if it does not exist."""
+        data = self._request("GET", f"{self._messages_path(session_id, agent_id)}/{int(message_id)}", missing=None)
+        return None if data is None else SessionMessage.from_dict(data)
+
+    def update_message(self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any) -> None:
+        """Replace a message's content and redaction; raises ``MessageNotFoundError`` if it does not exist."""
+        data = session_message.to_dict()
+        path = f"{self._messages_path(session_id, agent_id)}/{session_message.message_id}"
+        body = {"message": data["message"], "redact_message": data["redact_message"]}
+        self._request("PUT", path, json=body, missing=MessageNotFoundError)
+
+    def delete_message(self, session_id: str, agent_id: str, message_id: int, **kwargs: Any) -> None:
+        """Delete a message; raises ``MessageNotFoundError`` if it does not exist."""
+        self._request("DELETE", f"{self._messages_path(session_id, agent_id)}/{int(message_id)}",
+                      missing=MessageNotFoundError)
+
+    def list_messages(
+        self, session_id: str, agent_id: str, limit: int | None = None, offset: int = 0, **kwargs: Any
+    ) -> list[SessionMessage]:
+        """List an agent's messages in ``message_id`` order: skip ``offset``, return at most ``limit`` (or all).
+
+        The first page is fetched by offset, the following ones by keyset (``after``), so conversations
+        of any length come back complete. Raises ``AgentNotFoundError`` if the agent does not exist.
+        """
+        path = self._messages_path(session_id, agent_id)
+        messages: list[SessionMessage] = []
+        params: dict[str, Any] = {"offset": offset, "order": "asc"}
+        while limit is None or len(messages) < limit:
+            params["limit"] = _PAGE_SIZE if limit is None else min(_PAGE_SIZE, limit - len(messages))
+            page = self._request("GET", path, params=params, missing=AgentNotFoundError)
+            messages.extend(SessionMessage.from_dict(item) for item in page["messages"])
+            if page.get("next_after") is None or not page["messages"]:
+                break
+            params = {"after": page["next_after"], "order": "asc"}
+        return messages
+
+    def _messages_path(self, session_id: str, agent_id: str) -> str:
+        return f"/api/v1/sessions/{_seg(session_id)}/agents/{_seg(agent_id)}/messages"
+
+    # -- multi-agent state ----------------------------------------------------------------------------
+
+    def create_multi_agent(self, session_id: str, multi_agent: MultiAgentBase, **kwargs: Any) -> None:
+        """Store ``multi_agent.serialize_state()``; ``SessionNotFoundError`` without the session, else conflict."""
+        base = f"/api/v1/sessions/{_seg(session_id)}/multi-agents"
+        state = _canonical(multi_agent.serialize_state())
+        self._create(base, state, f"{base}/{_seg(multi_agent.id)}", None, SessionNotFoundError)
+
+    def read_multi_agent(self, session_id: str, multi_agent_id: str, **kwargs: Any) -> dict[str, Any] | None:
+        """Read a stored multi-agent state dict, or ``None`` if there is none."""
+        path = f"/api/v1/sessions/{_seg(session_id)}/multi-agents/{_seg(multi_agent_id)}"
+        return self._request("GET", path, missing=None)  # type: ignore[no-any-return]
+
+    def update_multi_agent(self, session_id: str, multi_agent: MultiAgentBase, **kwargs: Any) -> None:
+        """Replace the stored multi-agent state; raises ``SessionRepositoryError`` if none is stored."""
+        path = f"/api/v1/sessions/{_seg(session_id)}/multi-agents/{_seg(multi_agent.id)}"
+        self._request("PUT", path, json=multi_agent.serialize_state(), missing=SessionRepositoryError)
+
+    # -- health ---------------------------------------------------------------------------------------
+
+    def health_check(self) -> dict[str, Any]:
+        """Return the service's ``/health`` body; raises ``BackendUnavailableError`` if unreachable."""
+        return self._request("GET", "/health", retry=False, accept=(200, 503))  # type: ignore[no-any-return]
+
+    def database_health_check(self) -> dict[str, Any]:
+        """Return the ``/health/db`` body: ``status`` is ``healthy`` or ``unhealthy``."""
+        return self._request("GET", "/health/db", retry=False, accept=(200, 503))  # type: ignore[no-any-return]
+
+    # -- HTTP -----------------------------------------------------------------------------------------
+
+    def _create(
+        self, path: str, body: dict[str, Any], read_path: str, compare: tuple[str, ...] | None,
+        missing: type[SessionRepositoryError],
+    ) -> dict[str, Any]:
+        """POST a new record; a 409 met only after a retry is success when the stored record is what we sent."""
+        try:
+            return self._request("POST", path, json=body, missing=missing)  # type: ignore[no-any-return]
+        except ConflictError as exc:
+            if not exc.after_retry:
+                raise
+            stored = self._request("GET", read_path, missing=None)
+            pick = (lambda d: d) if compare is None else (lambda d: {k: d.get(k) for k in compare})
+            if stored is None or _canonical(pick(stored)) != pick(body):
+                raise
+            logger.debug("path=<%s> | create was applied before the retry, stored record matches", read_path)
+            return stored  # type: ignore[no-any-return]
+
+    def _request(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+        missing: type[SessionRepositoryError] | None = SessionRepositoryError, retry: bool = True,
+        accept: tuple[int, ...] = (200, 201, 204),
+    ) -> Any:
+        """Send one request, retrying transient failures, and map the status to a result or an exception.
+
+        A 404 returns ``None`` when ``missing`` is None, else raises ``missing``. A 204 returns ``None``.
+        """
+        url = self.base_url + path
+        attempts = 1 + (self.max_retries if retry else 0)
+        for attempt in range(attempts):
+            retried = attempt > 0
+            wait = min(self.retry_backoff_max, self.retry_backoff * 2**attempt)
+            try:
+                response = self._http.request(method, url, json=json, params=params, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                failure: SessionRepositoryError = BackendUnavailableError(f"{method} {url} failed: {exc}")
+            else:
+                status = response.status_code
+                if status in accept:
+                    return None if status == 204 or not response.content else response.json()
+                failure = self._error(response, method, missing)
+                if status == 404 and (missing is None or (method == "DELETE" and retried)):
+                    return None  # a retried DELETE meeting 404 was applied by the earlier attempt
+                if status not in _TRANSIENT_STATUSES:
+                    failure.after_retry = retried
+                    raise failure
+                header = response.headers.get("Retry-After", "")
+                wait = min(self.retry_backoff_max, max(wait, float(header))) if header.isdigit() else wait
+            if attempt + 1 < attempts:
+                logger.warning("method=<%s>, url=<%s>, attempt=<%d> | %s; retrying in %.2fs",
+                               method, url, attempt + 1, failure.message, wait)
+                time.sleep(wait)
+        if not isinstance(failure, BackendUnavailableError):
+            failure = BackendUnavailableError(failure.message, status_code=failure.status_code,
+                                              request_id=failure.request_id)
+        raise failure
+
+    @staticmethod
+    def _error(
+        response: requests.Response, method: str, missing: type[SessionRepositoryError] | None
+    ) -> SessionRepositoryError:
+        """Build the exception for an error response from the server's error envelope."""
+        status = response.status_code
+        request_id = response.headers.get("X-Request-ID")
+        try:
+            detail = response.json().get("detail", {})
+        except ValueError:
+            detail = {}
+        if not isinstance(detail, dict):
+            detail = {"message": str(detail)}
+        message = detail.get("message") or response.text[:200] or response.reason
+        request_id = detail.get("request_id") or request_id
+        cls: type[SessionRepositoryError] = SessionRepositoryError
+        if status in (401, 403):
+            cls = AuthenticationError
+            message = f"{message}: pass api_key= or set SESSION_BACKEND_API_KEY to a key the backend accepts"
+        elif status == 404:
+            cls = missing or SessionRepositoryError
+        elif status == 409:
+            cls = ConflictError
+        elif status in _TRANSIENT_STATUSES:
+            cls = BackendUnavailableError
+        return cls(f"{method} {response.url}: {message}", status_code=status, request_id=request_id)
