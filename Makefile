@@ -1,0 +1,37 @@
+# Every target does its own set-up: a fresh clone needs only Python 3.11 and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+API_PORT ?= 8001
+
+.PHONY: venv run test container-test bench soak clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,embedded]'
+	touch $(STAMP)
+
+## Serve the API on http://localhost:$(API_PORT) (embedded PostgreSQL unless DATABASE_URL is set).
+run: venv
+	API_PORT=$(API_PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+## Run the whole test suite (TEST_DATABASE_URL if set, else an embedded PostgreSQL).
+test: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Build the image and run the compose stack, Helm and lint checks (see scripts/container-test.sh).
+container-test: venv
+	bash scripts/container-test.sh
+
+bench: venv
+	$(BIN)/python -m bench
+
+soak: venv
+	$(BIN)/python -m bench.soak
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

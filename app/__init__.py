@@ -1,0 +1,45 @@
+"""session-backend: a REST service that stores Strands agent sessions in PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from .config import Settings, load_settings
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask application.
+
+    Args:
+        test_config: settings that replace the environment's, for tests; ``DATABASE_URL`` is
+            the only one they usually need.
+
+    Raises:
+        config.ConfigurationError: when the environment holds an unusable value.
+    """
+    from . import agents, db, embedded, errors, health, http, logs, messages, multi_agents, openapi, sessions
+
+    settings: Settings = load_settings()
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SETTINGS=settings,
+        DATABASE_URL=settings.database_url,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+    )
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = embedded.start(settings.embedded_data_dir)
+    logs.configure_logging(settings.log_level)
+
+    db.init_app(app)
+    http.init_app(app)
+    errors.register_error_handlers(app)
+    for module in (health, sessions, agents, messages, multi_agents):
+        app.register_blueprint(module.bp)
+    openapi.init_app(app)
+    return app

@@ -1,0 +1,14 @@
+"""The ``session-backend`` command: Flask's CLI (``init-db``, ``routes``, ``run``) for this app."""
+
+from __future__ import annotations
+
+from flask.cli import FlaskGroup
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(create_app=_create_app, help="Manage the session-backend service.")

@@ -1,0 +1,134 @@
+"""The API's error hierarchy and the one place that turns every failure into a JSON response."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import psycopg2
+from flask import Flask, Response, g
+from marshmallow import ValidationError
+from psycopg2 import errors as pg_errors
+from psycopg2.pool import PoolError
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = "1"
+
+# What a violated constraint means to the client. The database decides conflicts and missing
+# parents; this table only names them.
+_CONSTRAINT_MESSAGES = {
+    "sessions_pkey": "session already exists",
+    "session_agents_pkey": "agent already exists in this session",
+    "session_messages_pkey": "message already exists for this agent",
+    "multi_agents_pkey": "multi-agent state already exists in this session",
+    "session_agents_session_fkey": "session not found",
+    "multi_agents_session_fkey": "session not found",
+    "session_messages_agent_fkey": "agent not found in this session",
+}
+
+
+class APIError(Exception):
+    """An error with an HTTP status, answered as ``{"detail": {"error", "message", ...}}``."""
+
+    status_code = 500
+    error = "InternalServerError"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class BadRequestError(APIError):
+    """The request body is not JSON (400)."""
+
+    status_code, error = 400, "BadRequestError"
+
+
+class NotFoundError(APIError):
+    """The resource, or its parent, does not exist (404)."""
+
+    status_code, error = 404, "NotFoundError"
+
+
+class ConflictError(APIError):
+    """The resource already exists (409)."""
+
+    status_code, error = 409, "ConflictError"
+
+
+class PayloadTooLargeError(APIError):
+    """The body exceeds MAX_CONTENT_LENGTH (413)."""
+
+    status_code, error = 413, "PayloadTooLargeError"
+
+
+class RequestValidationError(APIError):
+    """The body, query or path fails its schema (422); ``fields`` names what is wrong."""
+
+    status_code, error = 422, "ValidationError"
+
+
+class ServiceUnavailableError(APIError):
+    """The database cannot be reached (503); the client should retry."""
+
+    status_code, error = 503, "ServiceUnavailableError"
+
+
+def error_response(err: APIError) -> Response:
+    """Render ``err`` in the standard envelope, with the request id."""
+    detail = {"error": err.error, "message": err.message, "request_id": g.get("request_id"), **err.extra}
+    response = Response(json.dumps({"detail": detail}), err.status_code, mimetype="application/json")
+    if err.status_code == 503:
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+def _from_http(exc: HTTPException) -> APIError:
+    if exc.code == 413:
+        return PayloadTooLargeError("request body is larger than the configured MAX_CONTENT_LENGTH")
+    err = APIError(exc.description or exc.name)
+    err.status_code = exc.code or 500
+    err.error = exc.name.replace(" ", "") + ("" if exc.name.endswith("Error") else "Error")
+    return err
+
+
+def _from_integrity(exc: psycopg2.IntegrityError) -> APIError:
+    constraint = getattr(exc.diag, "constraint_name", None)
+    message = _CONSTRAINT_MESSAGES.get(constraint or "")
+    if isinstance(exc, pg_errors.UniqueViolation) and message:
+        return ConflictError(message)
+    if isinstance(exc, pg_errors.ForeignKeyViolation) and message:
+        return NotFoundError(message)
+    return RequestValidationError("the request violates a database constraint")
+
+
+def _unavailable(exc: Exception) -> Response:
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return error_response(ServiceUnavailableError("database unavailable, retry later"))
+
+
+def _unexpected(exc: Exception) -> Response:
+    logger.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    return error_response(APIError("internal server error"))
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers that map every exception to the JSON error envelope."""
+    app.register_error_handler(APIError, error_response)
+    app.register_error_handler(
+        ValidationError,
+        lambda exc: error_response(RequestValidationError("request failed validation", fields=exc.messages)),
+    )
+    app.register_error_handler(HTTPException, lambda exc: error_response(_from_http(exc)))
+    app.register_error_handler(psycopg2.IntegrityError, lambda exc: error_response(_from_integrity(exc)))
+    # Values the schemas let through but PostgreSQL refuses (e.g. invalid escapes in JSON text).
+    app.register_error_handler(
+        psycopg2.DataError, lambda exc: error_response(RequestValidationError("the database rejected a value"))
+    )
+    for database_down in (psycopg2.OperationalError, psycopg2.InterfaceError, PoolError):
+        app.register_error_handler(database_down, _unavailable)
+    app.register_error_handler(Exception, _unexpected)

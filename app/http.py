@@ -1,0 +1,78 @@
+"""Request and response plumbing shared by the blueprints: request ids, bodies, path ids."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, request
+from marshmallow import Schema
+
+from .errors import BadRequestError, NotFoundError, RequestValidationError
+from .schemas import PathParams
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_path_params = PathParams()
+
+
+def json_response(body: str, status: int = 200) -> Response:
+    """Wrap JSON text (built by PostgreSQL) in a response without re-encoding it."""
+    return Response(body, status, mimetype="application/json")
+
+
+def no_content() -> Response:
+    """The empty 204 answer to a successful DELETE."""
+    return Response(status=204)
+
+
+def found(body: str | None, what: str) -> str:
+    """Return ``body``, or raise NotFoundError naming ``what`` when the query found nothing."""
+    if body is None:
+        raise NotFoundError(f"{what} not found")
+    return body
+
+
+def load_json(schema: Schema) -> dict[str, Any]:
+    """Parse the request body as JSON and load it with ``schema``.
+
+    Raises:
+        BadRequestError: when the body is not JSON.
+        marshmallow.ValidationError: when it does not fit the schema (answered with 422).
+    """
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequestError("request body must be valid JSON") from None
+    if not isinstance(body, dict):
+        raise RequestValidationError("request body must be a JSON object", fields={"_schema": ["must be an object"]})
+    return schema.load(body)
+
+
+def load_query(schema: Schema) -> dict[str, Any]:
+    """Load the query string with ``schema`` (422 on failure)."""
+    return schema.load(request.args)
+
+
+def _assign_request_id() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def _validate_path() -> None:
+    if request.view_args:
+        request.view_args.update(_path_params.load(request.view_args))
+
+
+def _echo_request_id(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Install request-id handling and path validation on ``app``."""
+    app.before_request(_assign_request_id)
+    app.before_request(_validate_path)
+    app.after_request(_echo_request_id)

@@ -1,0 +1,99 @@
+"""Messages of an agent: create, read, update, delete and list in pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from . import schemas
+from .db import get_db, queries
+from .http import found, json_response, load_json, load_query, no_content
+from .paging import page_window
+
+bp = Blueprint("messages", __name__, url_prefix="/api/v1/sessions/<session_id>/agents/<agent_id>/messages")
+
+# Keyset bounds that admit every message id when the client sends no `after`.
+_BEFORE_FIRST_ID = -1
+_AFTER_LAST_ID = schemas.MAX_MESSAGE_ID + 1
+
+
+@bp.post("")
+def create_message(session_id: str, agent_id: str) -> Response:
+    """Append a message to an agent's conversation.
+    ---
+    post:
+      tags: [messages]
+      requestBody: {required: true, content: {application/json: {schema: MessageCreate}}}
+      responses:
+        201: {description: Created, content: {application/json: {schema: Message}}}
+        404: {$ref: '#/components/responses/NotFound'}
+        409: {$ref: '#/components/responses/Conflict'}
+    """
+    data = load_json(schemas.MessageCreate())
+    return json_response(queries.create_message(get_db(), session_id=session_id, agent_id=agent_id, **data), 201)
+
+
+@bp.get("")
+def list_messages(session_id: str, agent_id: str) -> Response:
+    """List messages in ``message_id`` order; ``after`` pages by keyset past the given id.
+    ---
+    get:
+      tags: [messages]
+      parameters: [{in: query, schema: MessageListQuery}]
+      responses:
+        200: {description: A page of messages, content: {application/json: {schema: MessagePage}}}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    query = load_query(schemas.MessageListQuery())
+    limit, offset, page = page_window(query, default_limit=100)
+    if query["order"] == "desc":
+        list_page, after = queries.list_messages_descending, query.get("after", _AFTER_LAST_ID)
+    else:
+        list_page, after = queries.list_messages_ascending, query.get("after", _BEFORE_FIRST_ID)
+    body = list_page(
+        get_db(), session_id=session_id, agent_id=agent_id, after=after, limit=limit, offset=offset, page=page
+    )
+    return json_response(found(body, "agent"))
+
+
+@bp.get("/<message_id>")
+def get_message(session_id: str, agent_id: str, message_id: int) -> Response:
+    """Read a message.
+    ---
+    get:
+      tags: [messages]
+      responses:
+        200: {description: The message, content: {application/json: {schema: Message}}}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    body = queries.get_message(get_db(), session_id=session_id, agent_id=agent_id, message_id=message_id)
+    return json_response(found(body, "message"))
+
+
+@bp.put("/<message_id>")
+def update_message(session_id: str, agent_id: str, message_id: int) -> Response:
+    """Replace a message's content, e.g. to record a guardrail redaction.
+    ---
+    put:
+      tags: [messages]
+      requestBody: {required: true, content: {application/json: {schema: MessageUpdate}}}
+      responses:
+        200: {description: The updated message, content: {application/json: {schema: Message}}}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    data = load_json(schemas.MessageUpdate())
+    body = queries.update_message(get_db(), session_id=session_id, agent_id=agent_id, message_id=message_id, **data)
+    return json_response(found(body, "message"))
+
+
+@bp.delete("/<message_id>")
+def delete_message(session_id: str, agent_id: str, message_id: int) -> Response:
+    """Delete a message.
+    ---
+    delete:
+      tags: [messages]
+      responses:
+        204: {description: Deleted}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    found(queries.delete_message(get_db(), session_id=session_id, agent_id=agent_id, message_id=message_id), "message")
+    return no_content()

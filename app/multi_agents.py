@@ -1,0 +1,79 @@
+"""Multi-agent (Swarm/Graph) state of a session, stored and returned whole."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from . import schemas
+from .db import get_db, queries
+from .errors import RequestValidationError
+from .http import found, json_response, load_json, no_content
+
+bp = Blueprint("multi_agents", __name__, url_prefix="/api/v1/sessions/<session_id>/multi-agents")
+
+
+@bp.post("")
+def create_multi_agent(session_id: str) -> Response:
+    """Store a multi-agent's serialized state; its ``id`` field names it.
+    ---
+    post:
+      tags: [multi-agents]
+      requestBody: {required: true, content: {application/json: {schema: MultiAgentState}}}
+      responses:
+        201: {description: Created, content: {application/json: {schema: MultiAgentState}}}
+        404: {$ref: '#/components/responses/NotFound'}
+        409: {$ref: '#/components/responses/Conflict'}
+    """
+    state = load_json(schemas.MultiAgentState())
+    body = queries.create_multi_agent(
+        get_db(), session_id=session_id, multi_agent_id=state["id"], state=schemas.json_text(state)
+    )
+    return json_response(body, 201)
+
+
+@bp.get("/<multi_agent_id>")
+def get_multi_agent(session_id: str, multi_agent_id: str) -> Response:
+    """Read a multi-agent's state.
+    ---
+    get:
+      tags: [multi-agents]
+      responses:
+        200: {description: The stored state, content: {application/json: {schema: MultiAgentState}}}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    body = queries.get_multi_agent(get_db(), session_id=session_id, multi_agent_id=multi_agent_id)
+    return json_response(found(body, "multi-agent state"))
+
+
+@bp.put("/<multi_agent_id>")
+def update_multi_agent(session_id: str, multi_agent_id: str) -> Response:
+    """Replace a multi-agent's state; the body's ``id`` must match the path.
+    ---
+    put:
+      tags: [multi-agents]
+      requestBody: {required: true, content: {application/json: {schema: MultiAgentState}}}
+      responses:
+        200: {description: The stored state, content: {application/json: {schema: MultiAgentState}}}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    state = load_json(schemas.MultiAgentState())
+    if state["id"] != multi_agent_id:
+        raise RequestValidationError("body id does not match the path", fields={"id": ["must equal the path id"]})
+    body = queries.update_multi_agent(
+        get_db(), session_id=session_id, multi_agent_id=multi_agent_id, state=schemas.json_text(state)
+    )
+    return json_response(found(body, "multi-agent state"))
+
+
+@bp.delete("/<multi_agent_id>")
+def delete_multi_agent(session_id: str, multi_agent_id: str) -> Response:
+    """Delete a multi-agent's state.
+    ---
+    delete:
+      tags: [multi-agents]
+      responses:
+        204: {description: Deleted}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    found(queries.delete_multi_agent(get_db(), session_id=session_id, multi_agent_id=multi_agent_id), "multi-agent")
+    return no_content()

@@ -1,0 +1,118 @@
+"""The OpenAPI document, generated from the marshmallow schemas that validate requests, served by
+flasgger (Swagger UI at /docs) and ReDoc at /redoc, every asset from this service (no CDN)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import flask_redoc
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec_webframeworks.flask import FlaskPlugin
+from flasgger import Swagger
+from flask import Blueprint, Flask, render_template, send_from_directory
+
+from . import schemas
+
+API_BLUEPRINTS = ("health", "sessions", "agents", "messages", "multi_agents")
+_SCHEMAS = (
+    "SessionCreate", "SessionUpdate", "Session", "SessionPage", "AgentCreate", "AgentUpdate", "Agent",
+    "AgentList", "MessageCreate", "MessageUpdate", "Message", "MessagePage", "MultiAgentState", "Error",
+)
+# Errors any request can meet, documented on every operation they apply to.
+_ERRORS = {
+    "BadRequest": (400, "The body is not JSON"),
+    "NotFound": (404, "The resource or its parent does not exist"),
+    "Conflict": (409, "The resource already exists"),
+    "PayloadTooLarge": (413, "The body exceeds MAX_CONTENT_LENGTH"),
+    "ValidationError": (422, "The body, query or path fails validation; `fields` names what"),
+    "ServiceUnavailable": (503, "The database is unreachable; retry after Retry-After seconds"),
+}
+_REDOC_ASSETS = Path(flask_redoc.__file__).parent / "static" / "js"
+
+redoc_bp = Blueprint("redoc", __name__)
+
+
+@redoc_bp.get("/redoc")
+def redoc() -> str:
+    """The ReDoc rendering of /apispec.json."""
+    return render_template("redoc.html")
+
+
+@redoc_bp.get("/redoc/redoc.standalone.js")
+def redoc_script():
+    """ReDoc's script, shipped by the flask-redoc package, so the page works offline."""
+    return send_from_directory(_REDOC_ASSETS, "redoc.standalone.js")
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    if name == "message_id":
+        schema = {"type": "integer", "minimum": 0, "maximum": schemas.MAX_MESSAGE_ID}
+    else:
+        schema = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^/\\\\]+$"}
+    return {"in": "path", "name": name, "required": True, "schema": schema}
+
+
+def _add_shared_parts(path: str, rule_args: list[str], operations: dict[str, Any]) -> None:
+    for operation in operations.values():
+        operation.setdefault("parameters", [])
+        operation["parameters"] = [_path_parameter(a) for a in rule_args] + operation["parameters"]
+        responses = operation["responses"]
+        # Health checks answer for themselves; everything else validates and needs the database.
+        wanted = [] if path.startswith("/health") else ["ValidationError", "ServiceUnavailable"]
+        if rule_args:
+            wanted.append("NotFound")
+        if "requestBody" in operation:
+            wanted += ["BadRequest", "PayloadTooLarge"]
+        for name in wanted:
+            responses.setdefault(str(_ERRORS[name][0]), {"$ref": f"#/components/responses/{name}"})
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    """Build the OpenAPI 3 document for every API route of ``app``."""
+    from . import __version__
+
+    spec = APISpec(
+        title="session-backend",
+        version=__version__,
+        openapi_version="3.0.3",
+        plugins=[FlaskPlugin(), MarshmallowPlugin()],
+        info={"description": "Session storage for Strands agents, on PostgreSQL."},
+    )
+    for name in _SCHEMAS:
+        spec.components.schema(name, schema=getattr(schemas, name))
+    for name, (_, description) in _ERRORS.items():
+        spec.components.response(
+            name, {"description": description, "content": {"application/json": {"schema": "Error"}}}
+        )
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            if rule.endpoint.split(".")[0] in API_BLUEPRINTS:
+                spec.path(view=app.view_functions[rule.endpoint], app=app)
+    document = spec.to_dict()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in API_BLUEPRINTS:
+            path = rule.rule.replace("<", "{").replace(">", "}")
+            methods = {m.lower() for m in rule.methods or ()} - {"head", "options"}
+            operations = {m: op for m, op in document["paths"].get(path, {}).items() if m in methods}
+            _add_shared_parts(path, list(rule.arguments), operations)
+    return document
+
+
+def init_app(app: Flask) -> None:
+    """Serve /apispec.json, Swagger UI at /docs and ReDoc at /redoc."""
+    app.register_blueprint(redoc_bp)
+    Swagger(
+        app,
+        template=build_spec(app),
+        config={
+            "headers": [],
+            "specs": [{"endpoint": "apispec", "route": "/apispec.json", "rule_filter": lambda rule: False}],
+            "static_url_path": "/docs/static",
+            "swagger_ui": True,
+            "specs_route": "/docs/",
+            "openapi": "3.0.3",
+        },
+        merge=True,
+    )

@@ -1,0 +1,205 @@
+"""Marshmallow schemas for every request body, query string and path: they validate requests
+and, through apispec, generate the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from datetime import timezone
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+
+MAX_MESSAGE_ID = 2**31 - 1
+SESSION_TYPES = ("AGENT", "MULTI_AGENT")
+
+
+def _printable_without_slashes(value: str) -> None:
+    # The rule Strands applies to its own ids: they become path segments.
+    if not value.isprintable() or "/" in value or "\\" in value:
+        raise ValidationError("must be printable and contain no '/' or '\\'")
+
+
+def Identifier(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
+    """A session, agent or multi-agent id: 1-255 printable characters without slashes."""
+    return fields.String(validate=[validate.Length(1, 255), _printable_without_slashes], **kwargs)
+
+
+def MessageId(**kwargs: Any) -> fields.Integer:  # noqa: N802
+    """A message index: an integer 0 <= id < 2^31."""
+    return fields.Integer(strict=True, validate=validate.Range(0, MAX_MESSAGE_ID), **kwargs)
+
+
+def Timestamp() -> fields.AwareDateTime:  # noqa: N802
+    """An optional ISO 8601 timestamp; one without a zone is taken as UTC."""
+    return fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
+
+
+def json_text(document: Any) -> str:
+    """Serialize a decoded JSON value to the text PostgreSQL stores.
+
+    Raises:
+        ValidationError: for NaN or infinite numbers, which JSON cannot carry.
+    """
+    try:
+        text = json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        raise ValidationError("numbers must be finite") from None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates are valid JSON escapes but not UTF-8: keep them escaped.
+        text = json.dumps(document, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text
+
+
+class JSONDocument(fields.Dict):
+    """A JSON object, loaded as the text PostgreSQL will store."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        return json_text(super()._deserialize(value, attr, data, **kwargs))
+
+
+class RequestSchema(Schema):
+    """Base for request schemas: unknown fields are ignored, so newer clients keep working."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class SessionCreate(RequestSchema):
+    session_id = Identifier(required=True)
+    session_type = fields.String(load_default="AGENT", validate=validate.OneOf(SESSION_TYPES))
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class SessionUpdate(RequestSchema):
+    session_type = fields.String(load_default=None, validate=validate.OneOf(SESSION_TYPES))
+
+
+class Session(Schema):
+    session_id = fields.String()
+    session_type = fields.String()
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class AgentUpdate(RequestSchema):
+    state = JSONDocument(required=True)
+    conversation_manager_state = JSONDocument(required=True)
+    internal_state = JSONDocument(load_default=None)
+
+    @pre_load
+    def accept_strands_field_name(self, data: Any, **kwargs: Any) -> Any:
+        """Strands names the field ``_internal_state``; accept it as an alias."""
+        if isinstance(data, dict) and "_internal_state" in data and "internal_state" not in data:
+            data = {**data, "internal_state": data["_internal_state"]}
+        return data
+
+
+class AgentCreate(AgentUpdate):
+    agent_id = Identifier(required=True)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class Agent(Schema):
+    agent_id = fields.String()
+    state = fields.Dict()
+    conversation_manager_state = fields.Dict()
+    internal_state = fields.Dict()
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class MessageUpdate(RequestSchema):
+    message = JSONDocument(required=True)
+    redact_message = JSONDocument(load_default=None, allow_none=True)
+
+
+class MessageCreate(MessageUpdate):
+    message_id = MessageId(required=True)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class Message(Schema):
+    message_id = fields.Integer()
+    message = fields.Dict()
+    redact_message = fields.Dict(allow_none=True)
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class MultiAgentState(RequestSchema):
+    """The object ``MultiAgentBase.serialize_state()`` returns; ``id`` names it."""
+
+    class Meta:
+        unknown = "include"
+
+    id = Identifier(required=True)
+
+
+class PageQuery(RequestSchema):
+    limit = fields.Integer(validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_MESSAGE_ID))
+    page = fields.Integer(validate=validate.Range(1, MAX_MESSAGE_ID))
+    page_size = fields.Integer(validate=validate.Range(1, 1000))
+
+    @validates_schema
+    def one_style_of_paging(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Reject mixing offset paging with page/page_size paging."""
+        if "page" in data and data.get("offset"):
+            raise ValidationError("use either offset or page, not both", "page")
+
+
+class SessionListQuery(PageQuery):
+    cursor = fields.String(validate=validate.Length(1, 2048))
+
+
+class MessageListQuery(PageQuery):
+    order = fields.String(load_default="asc", validate=validate.OneOf(("asc", "desc")))
+    after = MessageId()
+
+
+class PathParams(Schema):
+    """Identifiers taken from the URL path."""
+
+    session_id = Identifier()
+    agent_id = Identifier()
+    multi_agent_id = Identifier()
+    message_id = fields.Integer(validate=validate.Range(0, MAX_MESSAGE_ID))
+
+
+class ErrorDetail(Schema):
+    error = fields.String(required=True)
+    message = fields.String(required=True)
+    request_id = fields.String(allow_none=True)
+    field_errors = fields.Dict(data_key="fields")
+
+
+class Error(Schema):
+    detail = fields.Nested(ErrorDetail, required=True)
+
+
+class SessionPage(Schema):
+    sessions = fields.List(fields.Nested(Session), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+    limit = fields.Integer()
+    offset = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class AgentList(Schema):
+    agents = fields.List(fields.Nested(Agent), required=True)
+
+
+class MessagePage(Schema):
+    messages = fields.List(fields.Nested(Message), required=True)
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+    next_after = fields.Integer(allow_none=True, required=True)

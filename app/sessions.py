@@ -1,0 +1,103 @@
+"""Sessions: create, read, update, delete and list."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response
+from marshmallow import ValidationError
+
+from . import schemas
+from .db import get_db, queries
+from .http import found, json_response, load_json, load_query, no_content
+from .paging import page_window
+
+bp = Blueprint("sessions", __name__, url_prefix="/api/v1/sessions")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    """Split a ``next_cursor`` back into the (created_at, session_id) it was made from."""
+    try:
+        created_at, session_id = json.loads(bytes.fromhex(cursor).decode("utf-8"))
+        if not isinstance(created_at, str) or not isinstance(session_id, str):
+            raise ValueError
+    except (ValueError, TypeError):
+        raise ValidationError("not a cursor this service issued", "cursor") from None
+    return created_at, session_id
+
+
+@bp.post("")
+def create_session() -> Response:
+    """Create a session.
+    ---
+    post:
+      tags: [sessions]
+      requestBody: {required: true, content: {application/json: {schema: SessionCreate}}}
+      responses:
+        201: {description: Created, content: {application/json: {schema: Session}}}
+        409: {$ref: '#/components/responses/Conflict'}
+    """
+    data = load_json(schemas.SessionCreate())
+    return json_response(queries.create_session(get_db(), **data), 201)
+
+
+@bp.get("")
+def list_sessions() -> Response:
+    """List sessions, newest first, with a keyset cursor.
+    ---
+    get:
+      tags: [sessions]
+      parameters: [{in: query, schema: SessionListQuery}]
+      responses:
+        200: {description: A page of sessions, content: {application/json: {schema: SessionPage}}}
+    """
+    query = load_query(schemas.SessionListQuery())
+    limit, offset, page = page_window(query, default_limit=50)
+    created_at, session_id = _decode_cursor(query["cursor"]) if "cursor" in query else (None, None)
+    body = queries.list_sessions(
+        get_db(), cursor_created_at=created_at, cursor_session_id=session_id, limit=limit, offset=offset, page=page
+    )
+    return json_response(body)
+
+
+@bp.get("/<session_id>")
+def get_session(session_id: str) -> Response:
+    """Read a session.
+    ---
+    get:
+      tags: [sessions]
+      responses:
+        200: {description: The session, content: {application/json: {schema: Session}}}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    return json_response(found(queries.get_session(get_db(), session_id=session_id), "session"))
+
+
+@bp.put("/<session_id>")
+def update_session(session_id: str) -> Response:
+    """Update a session's type; ``updated_at`` is set by the server.
+    ---
+    put:
+      tags: [sessions]
+      requestBody: {required: true, content: {application/json: {schema: SessionUpdate}}}
+      responses:
+        200: {description: The updated session, content: {application/json: {schema: Session}}}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    data = load_json(schemas.SessionUpdate())
+    body = queries.update_session(get_db(), session_id=session_id, **data)
+    return json_response(found(body, "session"))
+
+
+@bp.delete("/<session_id>")
+def delete_session(session_id: str) -> Response:
+    """Delete a session with its agents, messages and multi-agent state.
+    ---
+    delete:
+      tags: [sessions]
+      responses:
+        204: {description: Deleted}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    found(queries.delete_session(get_db(), session_id=session_id), "session")
+    return no_content()

@@ -1,0 +1,35 @@
+-- Agents of a session. Each query is one statement, so each request is one transaction.
+
+-- name: create_agent(session_id, agent_id, state, conversation_manager_state, internal_state, created_at, updated_at)$
+-- A missing session violates session_agents_session_fkey (404); a duplicate, session_agents_pkey (409).
+INSERT INTO session_agents AS a
+    (session_id, agent_id, state, conversation_manager_state, internal_state, created_at, updated_at)
+VALUES (:session_id, :agent_id, :state, :conversation_manager_state, coalesce(:internal_state, '{}'),
+        coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
+RETURNING agent_json(a)::text;
+
+-- name: get_agent(session_id, agent_id)$
+SELECT agent_json(a)::text FROM session_agents AS a
+WHERE a.session_id = :session_id AND a.agent_id = :agent_id;
+
+-- An omitted internal_state keeps the stored one.
+-- name: update_agent(state, conversation_manager_state, internal_state, session_id, agent_id)$
+UPDATE session_agents AS a
+SET state = :state,
+    conversation_manager_state = :conversation_manager_state,
+    internal_state = coalesce(:internal_state, a.internal_state),
+    updated_at = now()
+WHERE a.session_id = :session_id AND a.agent_id = :agent_id
+RETURNING agent_json(a)::text;
+
+-- name: delete_agent(session_id, agent_id)$
+-- The agent's messages go with it (ON DELETE CASCADE).
+DELETE FROM session_agents WHERE session_id = :session_id AND agent_id = :agent_id RETURNING agent_id;
+
+-- name: list_agents(session_id)$
+-- NULL when the session does not exist, so the caller can answer 404.
+SELECT json_build_object(
+    'agents', coalesce((SELECT json_agg(agent_json(a) ORDER BY a.agent_id)
+                        FROM session_agents AS a WHERE a.session_id = s.session_id), '[]'::json)
+)::text
+FROM sessions AS s WHERE s.session_id = :session_id;

@@ -1,0 +1,4 @@
+-- Health checks.
+
+-- name: ping()$
+SELECT 1;

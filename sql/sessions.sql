@@ -1,0 +1,42 @@
+-- Sessions. Each query is one statement, so each request is one transaction.
+
+-- name: create_session(session_id, session_type, created_at, updated_at)$
+-- A duplicate session_id violates sessions_pkey, which the service answers with 409.
+INSERT INTO sessions AS s (session_id, session_type, created_at, updated_at)
+VALUES (:session_id, :session_type, coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
+RETURNING session_json(s)::text;
+
+-- name: get_session(session_id)$
+SELECT session_json(s)::text FROM sessions AS s WHERE s.session_id = :session_id;
+
+-- name: update_session(session_type, session_id)$
+UPDATE sessions AS s
+SET session_type = coalesce(:session_type, s.session_type), updated_at = now()
+WHERE s.session_id = :session_id
+RETURNING session_json(s)::text;
+
+-- name: delete_session(session_id)$
+-- Agents, messages and multi-agent state go with it (ON DELETE CASCADE).
+DELETE FROM sessions WHERE session_id = :session_id RETURNING session_id;
+
+-- name: list_sessions(cursor_created_at, cursor_session_id, limit, offset, page)$
+-- Newest first. The cursor is the (created_at, session_id) of the last row shown, hex-encoded JSON.
+WITH page AS MATERIALIZED (
+    SELECT s, s.created_at, s.session_id
+    FROM sessions AS s
+    WHERE :cursor_created_at::timestamptz IS NULL
+       OR (s.created_at, s.session_id) < (:cursor_created_at::timestamptz, :cursor_session_id::varchar)
+    ORDER BY s.created_at DESC, s.session_id DESC
+    LIMIT :limit + 1 OFFSET :offset
+), shown AS (
+    SELECT * FROM page ORDER BY created_at DESC, session_id DESC LIMIT :limit
+), last AS (
+    SELECT created_at, session_id FROM shown ORDER BY created_at, session_id LIMIT 1
+)
+SELECT json_build_object(
+    'sessions', coalesce((SELECT json_agg(session_json(s) ORDER BY created_at DESC, session_id DESC) FROM shown), '[]'::json),
+    'next_cursor', CASE WHEN (SELECT count(*) FROM page) > :limit THEN
+        (SELECT encode(convert_to(json_build_array(iso_utc(created_at), session_id)::text, 'UTF8'), 'hex') FROM last)
+    END,
+    'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit
+)::text;
