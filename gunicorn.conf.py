@@ -1,18 +1,121 @@
-"""gunicorn settings for `make run` and the container (minimal; see issue 4 for the full version)."""
+"""gunicorn settings for `make run` and the container: ``gunicorn -c gunicorn.conf.py wsgi:app``.
 
+Everything comes from the environment, so one file serves a laptop, compose and Kubernetes:
+
+- API_PORT (8000) and API_HOST (0.0.0.0): where to listen.
+- WEB_CONCURRENCY: worker processes; default 2 per CPU available to this process, at most 8.
+- GUNICORN_THREADS (4): threads per worker (gthread); each busy thread holds one pooled
+  connection, so keep DB_POOL_MAX >= GUNICORN_THREADS.
+- GUNICORN_TIMEOUT (30): seconds before a silent worker is killed and replaced.
+- GUNICORN_GRACEFUL_TIMEOUT (20): after SIGTERM, seconds that in-flight requests get to finish.
+- GUNICORN_KEEPALIVE (5): seconds an idle keep-alive connection is kept open.
+
+The app is not preloaded: each worker imports it after the fork and opens its own
+connection pool lazily, so no PostgreSQL connection is ever shared across processes.
+The access log goes to stdout as one JSON object per line; gunicorn's own log to stderr.
+"""
+
+from __future__ import annotations
+
+import json
 import os
+import time
+
+from gunicorn.glogging import Logger
 
 from app import embedded
 
-bind = f"0.0.0.0:{os.environ.get('API_PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
+    """Read a positive integer setting; a malformed value stops gunicorn at start-up."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"gunicorn.conf.py: {name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SystemExit(f"gunicorn.conf.py: {name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _cpus() -> int:
+    """CPUs this process may run on (a container's cpuset, not the host's core count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# Requests spend most of their time waiting on PostgreSQL, so a few processes per CPU with
+# several threads each keep the CPUs busy; capped so that workers * DB_POOL_MAX stays
+# within what PostgreSQL (or PgBouncer) is sized for.
+bind = f"{os.environ.get('API_HOST', '0.0.0.0')}:{_env_int('API_PORT', 8000)}"
+workers = _env_int("WEB_CONCURRENCY", min(2 * _cpus(), 8))
+threads = _env_int("GUNICORN_THREADS", 4)
 worker_class = "gthread"
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+preload_app = False
+
+# The heartbeat file lives in memory: /tmp may be a slow or read-only disk in a container.
+if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+    worker_tmp_dir = "/dev/shm"
+
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+class JSONAccessLogger(Logger):
+    """gunicorn's logger, with access log lines written as JSON objects instead of Apache's format."""
+
+    def access(self, resp, req, environ, request_time):
+        """Log one finished request as a single JSON line."""
+        if not self.access_log_enabled:
+            return
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        request_id = next((v for k, v in resp.headers if k.lower() == "x-request-id"), None)
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
+            "level": "INFO",
+            "logger": "gunicorn.access",
+            "remote_addr": environ.get("REMOTE_ADDR"),
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "query": environ.get("QUERY_STRING") or None,
+            "status": int(status) if str(status).isdigit() else status,
+            "bytes": getattr(resp, "sent", None),
+            "duration_ms": round(request_time.total_seconds() * 1000, 3),
+            "user_agent": environ.get("HTTP_USER_AGENT"),
+            "request_id": request_id,
+            "pid": os.getpid(),
+        }
+        try:
+            self.access_log.info(json.dumps(entry, default=str))
+        except Exception:  # a log line must never fail the request
+            self.exception("could not write the access log")
+
+
+logger_class = JSONAccessLogger
 
 
 def on_starting(server):
     """Start the embedded PostgreSQL before workers fork, when DATABASE_URL is not set."""
     embedded.start_if_needed()
+
+
+def worker_exit(server, worker):
+    """Close the worker's pooled connections once its requests have drained."""
+    from app.db import close_pool
+
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        close_pool(app)
 
 
 def on_exit(server):
