@@ -15,7 +15,7 @@ import click
 import psycopg2
 from flask import Flask, current_app, g
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
-from psycopg2.pool import ThreadedConnectionPool
+from psycopg2.pool import PoolError, ThreadedConnectionPool
 
 # A wheel carries the SQL inside the package; a source checkout keeps it beside app/.
 _PACKAGED_SQL = Path(__file__).parent / "sql"
@@ -25,11 +25,46 @@ queries = aiosql.from_path(SQL_DIR, "psycopg2")
 
 # Fail fast instead of hanging a worker thread when the database host is unreachable.
 CONNECT_TIMEOUT_SECONDS = 5
+# How long a request waits for a pooled connection before answering 503.
+CHECKOUT_TIMEOUT_SECONDS = 10
 
 _pool_lock = threading.Lock()
 
 
-def _pool() -> ThreadedConnectionPool:
+class ConnectionPool(ThreadedConnectionPool):
+    """A thread-safe pool whose ``getconn`` waits for a free connection instead of failing at once,
+    and that can drop its idle connections when the server has gone away."""
+
+    def __init__(self, minconn: int, maxconn: int, *args, **kwargs) -> None:
+        self._available = threading.BoundedSemaphore(maxconn)
+        super().__init__(minconn, maxconn, *args, **kwargs)
+
+    def getconn(self, key=None):
+        """Take a connection, waiting up to CHECKOUT_TIMEOUT_SECONDS for one to be returned."""
+        if not self._available.acquire(timeout=CHECKOUT_TIMEOUT_SECONDS):
+            raise PoolError("no database connection became free in time")
+        try:
+            return super().getconn(key)
+        except BaseException:
+            self._available.release()
+            raise
+
+    def putconn(self, conn=None, key=None, close=False) -> None:
+        """Return a connection (closing it when ``close``) and wake one waiting request."""
+        try:
+            super().putconn(conn, key, close)
+        finally:
+            self._available.release()
+
+    def discard_idle(self) -> None:
+        """Close every idle connection: after one fails, its siblings point at the same dead server."""
+        with self._lock:
+            idle, self._pool = self._pool, []
+        for conn in idle:
+            conn.close()
+
+
+def _pool() -> ConnectionPool:
     """Return this process's pool, creating it on first use.
 
     The pool is created lazily and keyed by process id, so a pool made before gunicorn forks is
@@ -44,7 +79,7 @@ def _pool() -> ThreadedConnectionPool:
             settings = current_app.config["SETTINGS"]
             # psycopg2 keeps at most `minconn` idle connections and closes the rest on return,
             # so DB_POOL_MIN is the number of connections kept warm between requests.
-            pool = ThreadedConnectionPool(
+            pool = ConnectionPool(
                 settings.db_pool_min,
                 settings.db_pool_max,
                 current_app.config["DATABASE_URL"],
@@ -80,7 +115,10 @@ def close_db(error: BaseException | None = None) -> None:
             conn.rollback()
         except psycopg2.Error:
             broken = True
-    _pool().putconn(conn, close=broken)
+    pool = _pool()
+    pool.putconn(conn, close=broken)
+    if broken:
+        pool.discard_idle()
 
 
 def close_pool(app: Flask) -> None:

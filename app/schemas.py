@@ -24,9 +24,9 @@ def Identifier(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a fie
     return fields.String(validate=[validate.Length(1, 255), _printable_without_slashes], **kwargs)
 
 
-def MessageId(**kwargs: Any) -> fields.Integer:  # noqa: N802
-    """A message index: an integer 0 <= id < 2^31."""
-    return fields.Integer(strict=True, validate=validate.Range(0, MAX_MESSAGE_ID), **kwargs)
+def MessageId(strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N802
+    """A message index: an integer 0 <= id < 2^31 (``strict=False`` for query strings and paths)."""
+    return fields.Integer(strict=strict, validate=validate.Range(0, MAX_MESSAGE_ID), **kwargs)
 
 
 def Timestamp() -> fields.AwareDateTime:  # noqa: N802
@@ -159,7 +159,7 @@ class SessionListQuery(PageQuery):
 
 class MessageListQuery(PageQuery):
     order = fields.String(load_default="asc", validate=validate.OneOf(("asc", "desc")))
-    after = MessageId()
+    after = MessageId(strict=False)
 
 
 class PathParams(Schema):
@@ -168,7 +168,7 @@ class PathParams(Schema):
     session_id = Identifier()
     agent_id = Identifier()
     multi_agent_id = Identifier()
-    message_id = fields.Integer(validate=validate.Range(0, MAX_MESSAGE_ID))
+    message_id = MessageId(strict=False)
 
 
 class ErrorDetail(Schema):

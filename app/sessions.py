@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response
-from marshmallow import ValidationError
 
 from . import schemas
 from .db import get_db, queries
+from .errors import RequestValidationError
 from .http import found, json_response, load_json, load_query, no_content
 from .paging import page_window
 
@@ -22,7 +22,8 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
         if not isinstance(created_at, str) or not isinstance(session_id, str):
             raise ValueError
     except (ValueError, TypeError):
-        raise ValidationError("not a cursor this service issued", "cursor") from None
+        message = "not a cursor this service issued"
+        raise RequestValidationError(message, fields={"cursor": [message]}) from None
     return created_at, session_id
 
 

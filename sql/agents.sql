@@ -4,7 +4,7 @@
 -- A missing session violates session_agents_session_fkey (404); a duplicate, session_agents_pkey (409).
 INSERT INTO session_agents AS a
     (session_id, agent_id, state, conversation_manager_state, internal_state, created_at, updated_at)
-VALUES (:session_id, :agent_id, :state, :conversation_manager_state, coalesce(:internal_state, '{}'),
+VALUES (:session_id, :agent_id, :state, :conversation_manager_state, coalesce(:internal_state::json, '{}'),
         coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
 RETURNING agent_json(a)::text;
 
@@ -17,7 +17,7 @@ WHERE a.session_id = :session_id AND a.agent_id = :agent_id;
 UPDATE session_agents AS a
 SET state = :state,
     conversation_manager_state = :conversation_manager_state,
-    internal_state = coalesce(:internal_state, a.internal_state),
+    internal_state = coalesce(:internal_state::json, a.internal_state),
     updated_at = now()
 WHERE a.session_id = :session_id AND a.agent_id = :agent_id
 RETURNING agent_json(a)::text;

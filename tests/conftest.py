@@ -1,0 +1,72 @@
+"""Fixtures shared by every test: a real PostgreSQL, the app on it, and a clean slate per test.
+
+The database is TEST_DATABASE_URL when set (its tables are recreated), else an embedded
+PostgreSQL started under .data/test-postgres.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import psycopg2
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app, db, embedded
+from app.config import normalize_database_url
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TABLES = ("multi_agents", "session_messages", "session_agents", "sessions")
+
+
+def execute(database_url: str, sql: str, params: tuple | dict | None = None) -> list[tuple]:
+    """Run one statement on its own autocommit connection and return its rows (if any)."""
+    conn = psycopg2.connect(database_url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A database with a freshly applied schema, shared by the whole run."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        url = normalize_database_url(configured)
+        execute(url, f"DROP TABLE IF EXISTS {', '.join(TABLES)} CASCADE")
+        db.apply_schema(url)
+        yield url
+        return
+    url = embedded.start(PROJECT_ROOT / ".data" / "test-postgres")
+    execute(url, f"DROP TABLE IF EXISTS {', '.join(TABLES)} CASCADE")
+    db.apply_schema(url)
+    yield url
+    embedded.stop()
+
+
+@pytest.fixture
+def clean_db(database_url: str) -> str:
+    """Empty every table before the test; returns the database URL."""
+    execute(database_url, f"TRUNCATE {', '.join(TABLES)}")
+    return database_url
+
+
+@pytest.fixture
+def app(clean_db: str) -> Iterator[Flask]:
+    """The application on the test database, with nothing stored."""
+    application = create_app({"TESTING": True, "DATABASE_URL": clean_db})
+    yield application
+    db.close_pool(application)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client for :func:`app`."""
+    return app.test_client()

@@ -1,0 +1,117 @@
+"""Request-level rules: identifiers, malformed and oversized bodies, request ids, unknown routes."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import SESSIONS, agent_url, create_agent, create_session, error_of, message_url
+
+GOOD_IDS = ["user@example.com", "a b", "550e8400-e29b-41d4-a716-446655440000", "日本語", "x" * 255, "'; DROP TABLE sessions;--"]
+BAD_IDS = ["", "x" * 256, "a/b", "a\\b", "tab\there", "nl\nhere", "nul\u0000"]
+
+
+@pytest.mark.parametrize("session_id", GOOD_IDS)
+def test_printable_ids_are_accepted_in_bodies_and_paths(client, session_id):
+    assert create_session(client, session_id)["session_id"] == session_id
+    create_agent(client, session_id, session_id)
+
+    from urllib.parse import quote
+
+    encoded = quote(session_id, safe="")
+    assert client.get(f"{SESSIONS}/{encoded}").status_code == 200
+    assert client.get(f"{SESSIONS}/{encoded}/agents/{encoded}").get_json()["agent_id"] == session_id
+
+
+@pytest.mark.parametrize("session_id", BAD_IDS)
+def test_other_ids_are_422_in_bodies(client, session_id):
+    response = client.post(SESSIONS, json={"session_id": session_id})
+
+    assert response.status_code == 422
+    assert "session_id" in error_of(response)["fields"]
+    assert client.get(SESSIONS).get_json()["sessions"] == []
+
+
+def test_overlong_or_unprintable_ids_are_422_in_paths(client):
+    assert client.get(f"{SESSIONS}/{'x' * 256}").status_code == 422
+    assert client.get(f"{SESSIONS}/tab%09here").status_code == 422
+    assert client.get(f"{SESSIONS}/s/agents/a%5Cb").status_code == 422
+
+
+@pytest.mark.parametrize("message_id", ["-1", "2147483648", "abc", "1e3"])
+def test_bad_message_ids_in_paths_are_422(client, message_id):
+    create_session(client, "s")
+    create_agent(client, "s", "a")
+
+    response = client.get(message_url("s", "a", message_id))
+
+    assert response.status_code == 422
+    assert "message_id" in error_of(response)["fields"]
+
+
+def test_malformed_json_is_400_and_stores_nothing(client):
+    response = client.post(SESSIONS, data='{"session_id": "s",', content_type="application/json")
+
+    assert response.status_code == 400
+    assert error_of(response)["error"] == "BadRequestError"
+    assert client.get(f"{SESSIONS}/s").status_code == 404
+
+
+def test_json_that_is_not_an_object_is_422(client):
+    assert client.post(SESSIONS, json=["s"]).status_code == 422
+
+
+def test_absurdly_deep_json_is_rejected_not_a_crash(client):
+    response = client.post(SESSIONS, data="[" * 100000 + "]" * 100000, content_type="application/json")
+
+    assert response.status_code == 400
+
+
+def test_body_over_max_content_length_is_413(app):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    client = app.test_client()
+    create_session(client, "s")
+    create_agent(client, "s", "a")
+
+    response = client.post(
+        message_url("s", "a"), json={"message_id": 0, "message": {"text": "x" * 2000}}
+    )
+
+    assert response.status_code == 413
+    assert error_of(response)["error"] == "PayloadTooLargeError"
+    assert client.get(message_url("s", "a", 0)).status_code == 404
+
+
+def test_default_max_content_length_is_ten_mebibytes(app):
+    assert app.config["MAX_CONTENT_LENGTH"] == 10 * 1024 * 1024
+
+
+def test_incoming_request_id_is_echoed_and_used_in_errors(client):
+    response = client.get(f"{SESSIONS}/nope", headers={"X-Request-ID": "trace-123"})
+
+    assert response.headers["X-Request-ID"] == "trace-123"
+    assert error_of(response)["request_id"] == "trace-123"
+
+
+def test_request_id_is_generated_when_absent_or_unsafe(client):
+    generated = client.get("/health").headers["X-Request-ID"]
+    unsafe = client.get("/health", headers={"X-Request-ID": "<script>" * 20}).headers["X-Request-ID"]
+
+    assert len(generated) == 32 and len(unsafe) == 32 and generated != unsafe
+
+
+def test_unknown_route_and_wrong_method_use_the_envelope(client):
+    assert error_of(client.get("/api/v1/nothing"))["error"] == "NotFoundError"
+    response = client.patch(f"{SESSIONS}/s")
+    assert response.status_code == 405
+    assert error_of(response)["error"] == "MethodNotAllowedError"
+
+
+def test_logs_are_json_lines_with_the_request_id(client, capsys):
+    client.get(agent_url("nope"), headers={"X-Request-ID": "log-check"})
+    import json
+    import logging
+
+    logging.getLogger("app.test").warning("probe", extra={"k": 1})
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert {"level": "WARNING", "logger": "app.test", "message": "probe", "k": 1}.items() <= lines[-1].items()
