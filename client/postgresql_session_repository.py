@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -37,13 +38,15 @@ _PAGE_SIZE = 1000  # the server's largest page
 class SessionRepositoryError(SessionException):
     """A request to the session backend failed; carries the server's message and request id."""
 
-    def __init__(self, message: str, *, status_code: int | None = None, request_id: str | None = None) -> None:
-        """Keep the server's message, HTTP status and request id for the caller and the logs."""
+    def __init__(
+        self, message: str, *, status_code: int | None = None, request_id: str | None = None, request: str = ""
+    ) -> None:
+        """Keep the server's message, HTTP status and request id (and which request failed) for the caller."""
         self.message = message
         self.status_code = status_code
         self.request_id = request_id
         self.after_retry = False  # set when the request was sent again after a transient failure
-        super().__init__(f"{message} (status={status_code}, request_id={request_id})")
+        super().__init__(f"{request}: {message} (status={status_code}, request_id={request_id})")
 
 
 class SessionNotFoundError(SessionRepositoryError):
@@ -313,14 +316,17 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
         A 404 returns ``None`` when ``missing`` is None, else raises ``missing``. A 204 returns ``None``.
         """
         url = self.base_url + path
+        headers = {"X-Request-ID": uuid.uuid4().hex}  # one id for all attempts, so server logs show the retries
         attempts = 1 + (self.max_retries if retry else 0)
         for attempt in range(attempts):
             retried = attempt > 0
             wait = min(self.retry_backoff_max, self.retry_backoff * 2**attempt)
             try:
-                response = self._http.request(method, url, json=json, params=params, timeout=self.timeout)
+                response = self._http.request(
+                    method, url, json=json, params=params, headers=headers, timeout=self.timeout)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                failure: SessionRepositoryError = BackendUnavailableError(f"{method} {url} failed: {exc}")
+                failure: SessionRepositoryError = BackendUnavailableError(
+                    f"backend unreachable: {exc}", request=f"{method} {url}")
             else:
                 status = response.status_code
                 if status in accept:
@@ -337,10 +343,7 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
                 logger.warning("method=<%s>, url=<%s>, attempt=<%d> | %s; retrying in %.2fs",
                                method, url, attempt + 1, failure.message, wait)
                 time.sleep(wait)
-        if not isinstance(failure, BackendUnavailableError):
-            failure = BackendUnavailableError(failure.message, status_code=failure.status_code,
-                                              request_id=failure.request_id)
-        raise failure
+        raise failure  # a BackendUnavailableError: only those are retried
 
     @staticmethod
     def _error(
@@ -348,15 +351,15 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
     ) -> SessionRepositoryError:
         """Build the exception for an error response from the server's error envelope."""
         status = response.status_code
-        request_id = response.headers.get("X-Request-ID")
         try:
-            detail = response.json().get("detail", {})
-        except ValueError:
-            detail = {}
+            body = response.json()
+        except ValueError:  # e.g. an HTML page from a proxy
+            body = None
+        detail = body.get("detail") if isinstance(body, dict) else None
         if not isinstance(detail, dict):
-            detail = {"message": str(detail)}
+            detail = {"message": str(detail)} if detail else {}
         message = detail.get("message") or response.text[:200] or response.reason
-        request_id = detail.get("request_id") or request_id
+        request_id = detail.get("request_id") or response.headers.get("X-Request-ID")
         cls: type[SessionRepositoryError] = SessionRepositoryError
         if status in (401, 403):
             cls = AuthenticationError
@@ -367,4 +370,4 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
             cls = ConflictError
         elif status in _TRANSIENT_STATUSES:
             cls = BackendUnavailableError
-        return cls(f"{method} {response.url}: {message}", status_code=status, request_id=request_id)
+        return cls(message, status_code=status, request_id=request_id, request=f"{method} {response.url}")

@@ -96,7 +96,8 @@ def test_session_create_read_and_duplicate(repo, sid):
     with pytest.raises(ConflictError) as info:
         repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
     assert isinstance(info.value, SessionException)
-    assert info.value.status_code == 409 and info.value.request_id and info.value.message
+    assert info.value.status_code == 409 and "exists" in info.value.message
+    assert info.value.request_id and info.value.request_id in str(info.value)
 
 
 def test_read_missing_session_is_none(repo, sid):
@@ -128,6 +129,7 @@ def test_list_sessions_newest_first_across_pages(repo, sid, monkeypatch):
     for n, session_id in enumerate(ids):
         stamp = (base + timedelta(seconds=n)).isoformat()
         repo.create_session(Session(session_id=session_id, session_type=SessionType.AGENT, created_at=stamp))
+    assert set(ids) <= {s.session_id for s in repo.list_sessions()}
     monkeypatch.setattr(client_module, "_PAGE_SIZE", 2)  # force several pages through the cursor
     listed = [s.session_id for s in repo.list_sessions()]
     assert [i for i in listed if i in ids] == list(reversed(ids))
@@ -334,25 +336,51 @@ def test_defaults_come_from_the_environment(monkeypatch):
         assert "Authorization" not in client._http.headers
 
 
+class CannedAdapter(HTTPAdapter):
+    """Answers the first ``times`` requests with a canned error response, then lets requests through."""
+
+    def __init__(self, status: int, message: str, times: int) -> None:
+        super().__init__()
+        self.status, self.message, self.times = status, message, times
+        self.sent: list[requests.PreparedRequest] = []
+
+    def send(self, request, **kwargs):
+        self.sent.append(request)
+        if len(self.sent) > self.times:
+            return super().send(request, **kwargs)
+        response = requests.Response()
+        response.status_code, response.url, response.request = self.status, request.url, request
+        response.headers.update({"X-Request-ID": request.headers["X-Request-ID"], "Retry-After": "1"})
+        response._content = f'{{"detail": {{"error": "Error", "message": "{self.message}"}}}}'.encode()
+        return response
+
+
 def test_api_key_is_sent_and_401_raises_authentication_error(backend):
-    class Rejecting(HTTPAdapter):
-        seen: list[str] = []
-
-        def send(self, request, **kwargs):
-            self.seen.append(request.headers.get("Authorization"))
-            response = requests.Response()
-            response.status_code, response.url = 401, request.url
-            response.headers["X-Request-ID"] = "req-401"
-            response._content = b'{"detail": {"error": "AuthenticationError", "message": "bad key"}}'
-            return response
-
-    adapter = Rejecting()
+    adapter = CannedAdapter(401, "bad key", times=1)
     with flaky_client(backend.url, adapter, api_key="wrong") as client:
         with pytest.raises(AuthenticationError) as info:
             client.read_session("s")
-    assert adapter.seen == ["Bearer wrong"]  # sent once: a 401 is not retried
-    assert "bad key" in str(info.value) and info.value.request_id == "req-401"
+    assert [r.headers["Authorization"] for r in adapter.sent] == ["Bearer wrong"]  # a 401 is not retried
+    assert info.value.message.startswith("bad key") and "SESSION_BACKEND_API_KEY" in info.value.message
+    assert info.value.request_id == adapter.sent[0].headers["X-Request-ID"]
     assert isinstance(info.value, SessionException)
+
+
+def test_503_is_retried_with_the_same_request_id_then_succeeds(backend, repo, sid):
+    repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
+    adapter = CannedAdapter(503, "database unavailable", times=2)
+    with flaky_client(backend.url, adapter, max_retries=2) as client:
+        assert client.read_session(sid).session_id == sid
+    assert len(adapter.sent) == 3 and len({r.headers["X-Request-ID"] for r in adapter.sent}) == 1
+
+
+def test_503_through_every_retry_raises_backend_unavailable(backend, sid):
+    adapter = CannedAdapter(503, "database unavailable", times=99)
+    with flaky_client(backend.url, adapter, max_retries=2) as client:
+        with pytest.raises(BackendUnavailableError) as info:
+            client.read_session(sid)
+    assert len(adapter.sent) == 3
+    assert info.value.status_code == 503 and info.value.message == "database unavailable"
 
 
 def test_caller_owned_http_session_survives_close(backend):
@@ -371,6 +399,7 @@ def test_retried_create_meeting_its_own_write_succeeds(backend, repo, agent_in_s
     with flaky_client(backend.url, adapter) as client:
         client.create_message(sid, aid, text_message(0, "once"))
     assert [r.method for r in adapter.sent] == ["POST", "POST", "GET"]  # lost reply, 409, read back
+    assert adapter.sent[0].headers["X-Request-ID"] == adapter.sent[1].headers["X-Request-ID"]
     assert [m.message["content"][0]["text"] for m in repo.list_messages(sid, aid)] == ["once"]
 
 
