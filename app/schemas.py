@@ -162,8 +162,8 @@ class MessageListQuery(PageQuery):
     after = MessageId(strict=False)
 
 
-class PathParams(Schema):
-    """Identifiers taken from the URL path."""
+class PathParams(RequestSchema):
+    """Identifiers taken from the URL path (other path arguments, like static file names, pass)."""
 
     session_id = Identifier()
     agent_id = Identifier()
