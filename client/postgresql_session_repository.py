@@ -46,7 +46,8 @@ class SessionRepositoryError(SessionException):
         self.status_code = status_code
         self.request_id = request_id
         self.after_retry = False  # set when the request was sent again after a transient failure
-        super().__init__(f"{request}: {message} (status={status_code}, request_id={request_id})")
+        prefix = f"{request}: " if request else ""
+        super().__init__(f"{prefix}{message} (status={status_code}, request_id={request_id})")
 
 
 class SessionNotFoundError(SessionRepositoryError):
@@ -125,10 +126,10 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
         self.max_retries = max_retries
         self._owns_http = session is None
         self._http = session if session is not None else requests.Session()
-        self._http.headers["Accept"] = "application/json"
+        self._headers = {"Accept": "application/json"}  # per request, so a caller's session is left unchanged
         api_key = api_key if api_key is not None else os.environ.get("SESSION_BACKEND_API_KEY")
         if api_key:
-            self._http.headers["Authorization"] = f"Bearer {api_key}"
+            self._headers["Authorization"] = f"Bearer {api_key}"
 
     def __enter__(self) -> SyncPostgreSQLSessionRepository:
         """Use the client as a context manager; the connection pool is closed on exit."""
@@ -316,7 +317,7 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
         A 404 returns ``None`` when ``missing`` is None, else raises ``missing``. A 204 returns ``None``.
         """
         url = self.base_url + path
-        headers = {"X-Request-ID": uuid.uuid4().hex}  # one id for all attempts, so server logs show the retries
+        headers = {**self._headers, "X-Request-ID": uuid.uuid4().hex}  # one id for all attempts of this call
         attempts = 1 + (self.max_retries if retry else 0)
         for attempt in range(attempts):
             retried = attempt > 0

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
+import ast
+import inspect
 import socket
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
+from strands.session.session_repository import SessionRepository
 from strands.types.exceptions import SessionException
 from strands.types.session import Session, SessionAgent, SessionMessage, SessionType
 
@@ -82,6 +86,24 @@ def flaky_client(url: str, adapter: HTTPAdapter, **kwargs) -> SyncPostgreSQLSess
     client = SyncPostgreSQLSessionRepository(url, session=http, **kwargs)
     client.retry_backoff = client.retry_backoff_max = 0.01
     return client
+
+
+def test_signatures_match_the_strands_interface():
+    """Same parameter names, kinds and defaults as every SessionRepository method (what a type checker checks)."""
+    names = [n for n, f in inspect.getmembers(SessionRepository, inspect.isfunction) if not n.startswith("_")]
+    assert len(names) == 12
+    for name in names:
+        ours = inspect.signature(getattr(SyncPostgreSQLSessionRepository, name)).parameters.values()
+        theirs = inspect.signature(getattr(SessionRepository, name)).parameters.values()
+        assert [(p.name, p.kind, p.default) for p in ours] == [(p.name, p.kind, p.default) for p in theirs], name
+    assert not SyncPostgreSQLSessionRepository.__abstractmethods__
+
+
+def test_client_depends_only_on_requests_and_strands():
+    tree = ast.parse(Path(client_module.__file__).read_text())
+    roots = {a.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    roots |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert roots - sys.stdlib_module_names == {"requests", "strands"}
 
 
 # -- sessions -------------------------------------------------------------------------------------------
@@ -196,10 +218,8 @@ def test_list_and_delete_agents(repo, agent_in_session):
 def test_message_round_trip_with_bytes(repo, agent_in_session):
     sid, aid = agent_in_session
     image = bytes(range(256)) * 4
-    message = SessionMessage(
-        message={"role": "user", "content": [{"text": "see"}, {"image": {"format": "png", "source": {"bytes": image}}}]},
-        message_id=2**31 - 1,
-    )
+    content = [{"text": "see"}, {"image": {"format": "png", "source": {"bytes": image}}}]
+    message = SessionMessage(message={"role": "user", "content": content}, message_id=2**31 - 1)
     repo.create_message(sid, aid, message)
     read = repo.read_message(sid, aid, message.message_id)
     assert read is not None and read.to_dict() == message.to_dict()
@@ -328,12 +348,12 @@ def test_defaults_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("SESSION_BACKEND_API_KEY", "k-123")
     with SyncPostgreSQLSessionRepository() as client:
         assert client.base_url == "http://backend.invalid:9"
-        assert client._http.headers["Authorization"] == "Bearer k-123"
+        assert client._headers["Authorization"] == "Bearer k-123"
     monkeypatch.delenv("SESSION_BACKEND_URL")
     monkeypatch.delenv("SESSION_BACKEND_API_KEY")
     with SyncPostgreSQLSessionRepository() as client:
         assert client.base_url == "http://localhost:8001"
-        assert "Authorization" not in client._http.headers
+        assert "Authorization" not in client._headers
 
 
 class CannedAdapter(HTTPAdapter):
@@ -385,8 +405,9 @@ def test_503_through_every_retry_raises_backend_unavailable(backend, sid):
 
 def test_caller_owned_http_session_survives_close(backend):
     http = requests.Session()
-    with SyncPostgreSQLSessionRepository(backend.url, session=http) as client:
+    with SyncPostgreSQLSessionRepository(backend.url, session=http, api_key="k") as client:
         assert client.health_check()["status"] == "healthy"
+    assert "Authorization" not in http.headers
     assert http.get(f"{backend.url}/health/live", timeout=5).json() == {"status": "alive"}
 
 
