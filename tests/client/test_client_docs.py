@@ -1,0 +1,57 @@
+"""The README's Strands snippet and the example demo run against the live service, so they cannot rot."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from agent_factory import offline_reply
+from postgresql_session_repository import SyncPostgreSQLSessionRepository
+from scripted_model import ScriptedModel
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def strands_section() -> str:
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- strands:start -->(.*?)<!-- strands:end -->", readme, re.DOTALL)
+    assert match, "README.md has no <!-- strands:start --> ... <!-- strands:end --> section"
+    return match.group(1)
+
+
+def test_readme_snippet_runs(backend, monkeypatch, capsys):
+    snippets = re.findall(r"```python\n(.*?)```", strands_section(), re.DOTALL)
+    assert snippets, "the Strands section has no python snippet"
+    # The snippet uses Strands' default model provider; offline, the scripted model stands in for it.
+    monkeypatch.setattr("strands.agent.agent.BedrockModel", lambda **_: ScriptedModel(itertools.repeat(offline_reply)))
+    monkeypatch.setenv("SESSION_BACKEND_URL", backend.url)
+    with SyncPostgreSQLSessionRepository(backend.url) as repo:
+        session_ids = re.findall(r'create_agent\(\s*(?:session_id=)?"([^"]+)"', snippets[0])
+        assert session_ids, "the snippet creates no agent with a literal session id"
+        for session_id in set(session_ids):
+            if repo.read_session(session_id) is not None:
+                repo.delete_session(session_id)
+
+        exec(compile(snippets[0], "README.md", "exec"), {"__name__": "readme_snippet"})
+
+        assert "Your name is Alice." in capsys.readouterr().out
+        stored = repo.list_messages(session_ids[0], "my-agent")
+        assert [m.message["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
+
+
+def test_readme_demo_command_runs(backend):
+    commands = [line.strip() for line in strands_section().splitlines()
+                if line.startswith("PYTHONPATH=") and "examples/session_agent/demo.py" in line]
+    assert commands, "the Strands section does not say how to run the demo"
+    env = {k: v for k, v in os.environ.items() if k not in ("SESSION_AGENT_MODEL", "PYTHONPATH")}
+    env["SESSION_BACKEND_URL"] = backend.url
+    result = subprocess.run(commands[-1], shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "restart: ok, concurrent: ok, continuity: ok" in result.stdout
+    assert "agent: Your name is Alice." in result.stdout
+    for name in ("Bob", "Carol", "Dave", "Erin"):
+        assert f"-> Your name is {name}." in result.stdout
+
