@@ -7,32 +7,15 @@ PostgreSQL started under .data/test-postgres.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterator
 
-import psycopg2
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app, db, embedded
 from app.config import normalize_database_url
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("multi_agents", "session_messages", "session_agents", "sessions")
-
-
-def execute(database_url: str, sql: str, params: tuple | dict | None = None) -> list[tuple]:
-    """Run one statement on its own autocommit connection and return its rows (if any)."""
-    conn = psycopg2.connect(database_url)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
-
+from helpers import PROJECT_ROOT, TABLES, execute
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import psycopg2
 from flask.testing import FlaskClient
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TABLES = ("multi_agents", "session_messages", "session_agents", "sessions")
 SESSIONS = "/api/v1/sessions"
+
+
+def execute(database_url: str, sql: str, params: tuple | dict | None = None) -> list[tuple]:
+    """Run one statement on its own autocommit connection and return its rows (if any)."""
+    conn = psycopg2.connect(database_url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
 
 
 def agent_url(session_id: str, agent_id: str | None = None) -> str:

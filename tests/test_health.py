@@ -10,8 +10,7 @@ import pgserver
 import pytest
 
 from app import create_app, db
-from conftest import PROJECT_ROOT
-from helpers import SESSIONS, create_session, error_of
+from helpers import PROJECT_ROOT, SESSIONS, create_session, error_of
 
 
 def test_health_and_liveness_answer(client):

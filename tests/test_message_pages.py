@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import execute
-from helpers import create_agent, create_session, error_of, message_url
+from helpers import create_agent, create_session, error_of, execute, message_url
 
 TOTAL = 2500
 

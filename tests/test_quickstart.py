@@ -12,7 +12,7 @@ import time
 
 import requests
 
-from conftest import PROJECT_ROOT
+from helpers import PROJECT_ROOT
 
 STARTUP_DEADLINE_SECONDS = 120
 

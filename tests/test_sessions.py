@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from helpers import SESSIONS, create_agent, create_message, create_session, error_of, message_url
+from helpers import SESSIONS, create_agent, create_message, create_session, error_of, execute, message_url
 
 
 def test_create_returns_the_session_with_utc_timestamps(client):
@@ -81,7 +81,7 @@ def test_update_with_unknown_session_type_is_422_and_changes_nothing(client):
 
 
 def test_delete_cascades_to_agents_messages_and_multi_agent_state(client, clean_db):
-    from conftest import execute
+    from helpers import execute
 
     create_session(client, "s")
     create_agent(client, "s", "a")
