@@ -109,6 +109,7 @@ reserve_pool_size = 5
 server_lifetime = 600
 server_idle_timeout = 60
 ignore_startup_parameters = extra_float_digits
+admin_users = $pg_user
 logfile = $work/pgbouncer.log
 pidfile = $work/pgbouncer.pid
 INI
@@ -136,6 +137,10 @@ log "pgbouncer $(pgbouncer --version | head -1 | cut -d' ' -f2) (transaction poo
 
 status=0
 TEST_DATABASE_URL=$bounced_url PGBOUNCER_URL=$bounced_url "$@" || status=$?
+# Proof that the traffic went through PgBouncer: its own totals from the admin console.
+totals=$(psql "postgresql://$pg_user@127.0.0.1:$bouncer_port/pgbouncer" -XtAF= -c 'SHOW TOTALS' 2>/dev/null |
+    grep -E '^total_(xact|query)_count=' | tr '\n' ' ' || true)
+log "pgbouncer totals: ${totals:-unavailable}"
 if grep -qiE 'ERROR|WARNING' "$work/pgbouncer.log" 2>/dev/null; then
     log "pgbouncer reported (last lines of its log):"
     grep -iE 'ERROR|WARNING' "$work/pgbouncer.log" | tail -20 >&2
