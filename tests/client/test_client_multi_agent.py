@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from scripted_model import ScriptedModel
 from strands import Agent
 from strands.multiagent import GraphBuilder
@@ -25,12 +26,8 @@ def build_graph(repo, session_id: str, research_replies, write_replies):
 
 def test_graph_resumes_from_persisted_state(repo, sid):
     graph, _, _ = build_graph(repo, sid, ["Fact: the sky is blue."], [RuntimeError("writer crashed")])
-    try:
+    with pytest.raises(RuntimeError, match="writer crashed"):
         graph("Write one line about the sky")
-    except RuntimeError as exc:
-        assert str(exc) == "writer crashed"
-    else:
-        raise AssertionError("the graph should have failed in the write node")
 
     stored = repo.read_multi_agent(sid, "pipeline")
     assert stored == graph.serialize_state()
