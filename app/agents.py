@@ -9,6 +9,9 @@ from .db import get_db, queries
 from .http import found, json_response, load_json, no_content
 
 bp = Blueprint("agents", __name__, url_prefix="/api/v1/sessions/<session_id>/agents")
+# Built once: constructing a marshmallow schema costs more than loading a small body.
+AGENT_CREATE_SCHEMA = schemas.AgentCreate()
+AGENT_UPDATE_SCHEMA = schemas.AgentUpdate()
 
 
 @bp.post("")
@@ -23,7 +26,7 @@ def create_agent(session_id: str) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
         409: {$ref: '#/components/responses/Conflict'}
     """
-    data = load_json(schemas.AgentCreate())
+    data = load_json(AGENT_CREATE_SCHEMA)
     return json_response(queries.create_agent(get_db(), session_id=session_id, **data), 201)
 
 
@@ -64,7 +67,7 @@ def update_agent(session_id: str, agent_id: str) -> Response:
         200: {description: The updated agent, content: {application/json: {schema: Agent}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    data = load_json(schemas.AgentUpdate())
+    data = load_json(AGENT_UPDATE_SCHEMA)
     body = queries.update_agent(get_db(), session_id=session_id, agent_id=agent_id, **data)
     return json_response(found(body, "agent"))
 

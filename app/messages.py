@@ -10,6 +10,10 @@ from .http import found, json_response, load_json, load_query, no_content
 from .paging import page_window
 
 bp = Blueprint("messages", __name__, url_prefix="/api/v1/sessions/<session_id>/agents/<agent_id>/messages")
+# Built once: constructing a marshmallow schema costs more than loading a small body.
+MESSAGE_CREATE_SCHEMA = schemas.MessageCreate()
+MESSAGE_LIST_QUERY_SCHEMA = schemas.MessageListQuery()
+MESSAGE_UPDATE_SCHEMA = schemas.MessageUpdate()
 
 # Keyset bounds that admit every message id when the client sends no `after`.
 _BEFORE_FIRST_ID = -1
@@ -28,7 +32,7 @@ def create_message(session_id: str, agent_id: str) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
         409: {$ref: '#/components/responses/Conflict'}
     """
-    data = load_json(schemas.MessageCreate())
+    data = load_json(MESSAGE_CREATE_SCHEMA)
     return json_response(queries.create_message(get_db(), session_id=session_id, agent_id=agent_id, **data), 201)
 
 
@@ -43,7 +47,7 @@ def list_messages(session_id: str, agent_id: str) -> Response:
         200: {description: A page of messages, content: {application/json: {schema: MessagePage}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    query = load_query(schemas.MessageListQuery())
+    query = load_query(MESSAGE_LIST_QUERY_SCHEMA)
     limit, offset, page = page_window(query, default_limit=100)
     if query["order"] == "desc":
         list_page, after = queries.list_messages_descending, query.get("after", _AFTER_LAST_ID)
@@ -80,7 +84,7 @@ def update_message(session_id: str, agent_id: str, message_id: int) -> Response:
         200: {description: The updated message, content: {application/json: {schema: Message}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    data = load_json(schemas.MessageUpdate())
+    data = load_json(MESSAGE_UPDATE_SCHEMA)
     body = queries.update_message(get_db(), session_id=session_id, agent_id=agent_id, message_id=message_id, **data)
     return json_response(found(body, "message"))
 

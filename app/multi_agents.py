@@ -10,6 +10,8 @@ from .errors import RequestValidationError
 from .http import found, json_response, load_json, no_content
 
 bp = Blueprint("multi_agents", __name__, url_prefix="/api/v1/sessions/<session_id>/multi-agents")
+# Built once: constructing a marshmallow schema costs more than loading a small body.
+MULTI_AGENT_STATE_SCHEMA = schemas.MultiAgentState()
 
 
 @bp.post("")
@@ -24,7 +26,7 @@ def create_multi_agent(session_id: str) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
         409: {$ref: '#/components/responses/Conflict'}
     """
-    state = load_json(schemas.MultiAgentState())
+    state = load_json(MULTI_AGENT_STATE_SCHEMA)
     body = queries.create_multi_agent(
         get_db(), session_id=session_id, multi_agent_id=state["id"], state=schemas.json_text(state)
     )
@@ -56,7 +58,7 @@ def update_multi_agent(session_id: str, multi_agent_id: str) -> Response:
         200: {description: The stored state, content: {application/json: {schema: MultiAgentState}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    state = load_json(schemas.MultiAgentState())
+    state = load_json(MULTI_AGENT_STATE_SCHEMA)
     if state["id"] != multi_agent_id:
         raise RequestValidationError("body id does not match the path", fields={"id": ["must equal the path id"]})
     body = queries.update_multi_agent(
