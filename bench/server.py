@@ -1,0 +1,162 @@
+"""What the benchmark runs against: its database, and the service under gunicorn with the production config.
+
+Server CPU and memory are read from /proc for the gunicorn master and its workers, so the figures
+cover everything the service spends, not only what a profiler inside one worker sees.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import requests
+
+from app import db, embedded
+from app.config import normalize_database_url
+
+from . import DATA_DIR, ROOT
+
+LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/"
+BENCH_DATABASE = "session_backend_bench"
+TABLES = ("multi_agents", "session_messages", "session_agents", "sessions")
+STARTUP_DEADLINE = 60.0
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def execute(url: str, sql: str, params: tuple | None = None) -> list[tuple]:
+    """Run one statement on its own autocommit connection and return its rows (if any)."""
+    conn = psycopg2.connect(url, connect_timeout=5)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+def _local_database() -> str | None:
+    """The bench database on the machine's PostgreSQL (created if missing), or None if there is none."""
+    try:
+        exists = execute(LOCAL_SERVER + "postgres", "SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DATABASE,))
+    except psycopg2.OperationalError:
+        return None
+    if not exists:
+        execute(LOCAL_SERVER + "postgres", f"CREATE DATABASE {BENCH_DATABASE}")
+    return LOCAL_SERVER + BENCH_DATABASE
+
+
+def database_url() -> tuple[str, str]:
+    """A database with an empty, freshly applied schema, and where it comes from.
+
+    TEST_DATABASE_URL if set, else the machine's PostgreSQL (database session_backend_bench),
+    else an embedded PostgreSQL under .data/bench-postgres.
+    """
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        url, source = normalize_database_url(configured), "TEST_DATABASE_URL"
+    else:
+        url, source = _local_database(), f"local PostgreSQL, database {BENCH_DATABASE}"
+        if url is None:
+            url, source = embedded.start(DATA_DIR / "bench-postgres"), "embedded PostgreSQL (pgserver)"
+    execute(url, f"DROP TABLE IF EXISTS {', '.join(TABLES)} CASCADE")
+    db.apply_schema(url)
+    return url, source
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """The service as production runs it: ``gunicorn -c gunicorn.conf.py wsgi:app``, on 127.0.0.1."""
+
+    def __init__(self, database_url: str, log_path: Path, **env: str) -> None:
+        self.database_url = database_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Gunicorn:
+        """Start gunicorn and wait until every worker is up and the service reports ready."""
+        env = {**os.environ, **self.env, "API_HOST": "127.0.0.1", "API_PORT": str(self.port),
+               "DATABASE_URL": self.database_url}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + STARTUP_DEADLINE
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                if requests.get(f"{self.url}/health/ready", timeout=2).status_code == 200 and self.workers():
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)  # polling interval while gunicorn imports the app
+        self.stop()
+        raise RuntimeError(f"service not ready within {STARTUP_DEADLINE}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        """Stop gunicorn gracefully (SIGTERM), killing it if it does not exit in time."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> Gunicorn:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def workers(self) -> list[int]:
+        """Process ids of the master's current workers."""
+        assert self.process is not None
+        pids: list[int] = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                pids += [int(pid) for pid in (task / "children").read_text().split()]
+            except OSError:
+                continue
+        return pids
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds used so far by the master and its live workers."""
+        assert self.process is not None
+        total = 0
+        for pid in [self.process.pid, *self.workers()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return total / _TICKS
+
+    def worker_memory_mb(self) -> dict[str, float]:
+        """Largest current RSS and largest peak RSS (VmHWM) over the workers, in MB."""
+        rss, peak = [], []
+        for pid in self.workers():
+            try:
+                status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+            except OSError:
+                continue
+            rss.append(int(status["VmRSS"].split()[0]) / 1024)
+            peak.append(int(status["VmHWM"].split()[0]) / 1024)
+        return {"rss_mb": max(rss, default=0.0), "peak_rss_mb": max(peak, default=0.0)}
