@@ -48,8 +48,9 @@ ensure_apt_packages() {
     log "installing ${missing[*]} (apt)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends podman runc debootstrap containernetworking-plugins \
-        uidmap fuse-overlayfs iptables >/dev/null
+    # With podman's recommends (buildah, fuse-overlayfs, ...), as on the machines this was
+    # tried on; iptables is only suggested but the bridge network needs it.
+    apt-get install -y -q podman runc debootstrap iptables >/dev/null
 }
 
 ensure_python_tools() {
@@ -299,6 +300,8 @@ run_stack() {
 
     step "compose down -v"
     stack_down
+    # Keep podman storage bounded: drop build layers no image has used for three days.
+    podman image prune -f --filter until=72h >/dev/null 2>&1 || true
 }
 
 work=$(mktemp -d)
