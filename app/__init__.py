@@ -11,17 +11,22 @@ from .config import Settings, load_settings
 __version__ = "0.1.0"
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(test_config: dict[str, Any] | None = None, *, serving: bool = True) -> Flask:
     """Build the Flask application.
 
     Args:
         test_config: settings that replace the environment's, for tests; ``DATABASE_URL`` is
             the only one they usually need.
+        serving: check at start that requests will be authenticated (refused in production
+            without keys). False for the command line, which is how the first key is created.
 
     Raises:
         config.ConfigurationError: when the environment holds an unusable value.
+        RuntimeError: when serving in production without API keys.
     """
-    from . import agents, db, embedded, errors, health, http, logs, messages, multi_agents, openapi, sessions
+    from . import (
+        agents, auth, cors, db, errors, health, http, keys, logs, messages, multi_agents, openapi, sessions,
+    )
 
     settings: Settings = load_settings()
     app = Flask(__name__)
@@ -32,14 +37,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
-    if not app.config["DATABASE_URL"]:
-        app.config["DATABASE_URL"] = embedded.start(settings.embedded_data_dir)
     logs.configure_logging(settings.log_level)
 
     db.init_app(app)
     http.init_app(app)
+    auth.init_app(app)
+    cors.init_app(app)
+    app.cli.add_command(keys.keys_command)
     errors.register_error_handlers(app)
     for module in (health, sessions, agents, messages, multi_agents):
         app.register_blueprint(module.bp)
     openapi.init_app(app)
+    if serving:
+        auth.check_at_start(app)
     return app

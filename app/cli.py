@@ -1,4 +1,4 @@
-"""The ``session-backend`` command: Flask's CLI (``init-db``, ``routes``, ``run``) for this app."""
+"""The ``session-backend`` command: Flask's CLI (``init-db``, ``keys``, ``routes``, ``run``) for this app."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask.cli import FlaskGroup
 def _create_app():
     from . import create_app
 
-    return create_app()
+    return create_app(serving=False)
 
 
 cli = FlaskGroup(create_app=_create_app, help="Manage the session-backend service.")

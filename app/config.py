@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Keys from API_KEYS are chosen by people; refuse ones short enough to guess.
+MIN_KEY_LENGTH = 16
 
 # SQLAlchemy-style driver suffixes the seed used; psycopg2 wants the plain scheme.
 _SCHEME_ALIASES = {
@@ -35,6 +39,14 @@ class Settings:
     api_port: int = 8000
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
     embedded_data_dir: Path = Path(".data/postgres")
+    auth_disabled: bool = False
+    api_keys: tuple[tuple[str, str], ...] = ()  # (namespace, key) pairs to seed at start
+    cors_origins: frozenset[str] = frozenset()
+
+    @property
+    def production(self) -> bool:
+        """Whether this is a production deployment, which must not run without authentication."""
+        return self.environment.lower() == "production"
 
 
 def normalize_database_url(url: str) -> str:
@@ -63,6 +75,47 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> i
     return value
 
 
+def _bool(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
+def parse_api_keys(text: str, source: str) -> tuple[tuple[str, str], ...]:
+    """Parse ``namespace:key`` pairs separated by commas, whitespace or newlines.
+
+    Raises:
+        ConfigurationError: naming the source and the position of a malformed pair, never the key.
+    """
+    pairs = []
+    for position, item in enumerate(re.split(r"[\s,]+", text.strip()), start=1):
+        if not item or item.startswith("#"):
+            continue
+        namespace, _, key = item.partition(":")
+        if not NAMESPACE_PATTERN.match(namespace) or len(key) < MIN_KEY_LENGTH:
+            raise ConfigurationError(
+                f"{source}: entry {position} must be namespace:key, with a namespace of letters, digits, "
+                f"'.', '_' or '-' and a key of at least {MIN_KEY_LENGTH} characters"
+            )
+        pairs.append((namespace, key))
+    return tuple(pairs)
+
+
+def _api_keys(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    keys = parse_api_keys(environ.get("API_KEYS", ""), "API_KEYS")
+    path = environ.get("API_KEYS_FILE")
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"API_KEYS_FILE cannot be read: {exc.strerror}") from None
+        keys += parse_api_keys(text, "API_KEYS_FILE")
+    return keys
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``environ`` (the process environment by default).
 
@@ -84,4 +137,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_port=_int(env, "API_PORT", 8000, 1),
         max_content_length=_int(env, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, 1),
         embedded_data_dir=Path(env.get("EMBEDDED_PGDATA", ".data/postgres")),
+        auth_disabled=_bool(env, "AUTH_DISABLED"),
+        api_keys=_api_keys(env),
+        cors_origins=frozenset(o.rstrip("/") for o in re.split(r"[\s,]+", env.get("CORS_ORIGINS", "")) if o),
     )

@@ -7,6 +7,7 @@ at teardown, ``init_db`` applies the schema, and ``init-db`` is the command that
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -14,8 +15,11 @@ import aiosql
 import click
 import psycopg2
 from flask import Flask, current_app, g
+from flask.cli import with_appcontext
+
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
-from psycopg2.pool import PoolError, ThreadedConnectionPool
+
+from .pool import ConnectionPool
 
 # A wheel carries the SQL inside the package; a source checkout keeps it beside app/.
 _PACKAGED_SQL = Path(__file__).parent / "sql"
@@ -23,45 +27,23 @@ SQL_DIR = _PACKAGED_SQL if _PACKAGED_SQL.is_dir() else Path(__file__).parent.par
 
 queries = aiosql.from_path(SQL_DIR, "psycopg2")
 
+# schema.sql is a psql script of `\ir` lines; migrations/NNNN_name.sql are versioned.
+_INCLUDE = re.compile(r"^\\ir\s+(\S+)\s*$")
+_MIGRATION_VERSION = re.compile(r"^migrations/(\d+)_[\w-]+\.sql$")
+
 # Fail fast instead of hanging a worker thread when the database host is unreachable.
 CONNECT_TIMEOUT_SECONDS = 5
-# How long a request waits for a pooled connection before answering 503.
-CHECKOUT_TIMEOUT_SECONDS = 10
 
 _pool_lock = threading.Lock()
 
 
-class ConnectionPool(ThreadedConnectionPool):
-    """A thread-safe pool whose ``getconn`` waits for a free connection instead of failing at once,
-    and that can drop its idle connections when the server has gone away."""
+def database_url(app: Flask) -> str:
+    """The app's DATABASE_URL; without one, the embedded PostgreSQL's, started on first need."""
+    if not app.config["DATABASE_URL"]:
+        from . import embedded
 
-    def __init__(self, minconn: int, maxconn: int, *args, **kwargs) -> None:
-        self._available = threading.BoundedSemaphore(maxconn)
-        super().__init__(minconn, maxconn, *args, **kwargs)
-
-    def getconn(self, key=None):
-        """Take a connection, waiting up to CHECKOUT_TIMEOUT_SECONDS for one to be returned."""
-        if not self._available.acquire(timeout=CHECKOUT_TIMEOUT_SECONDS):
-            raise PoolError("no database connection became free in time")
-        try:
-            return super().getconn(key)
-        except BaseException:
-            self._available.release()
-            raise
-
-    def putconn(self, conn=None, key=None, close=False) -> None:
-        """Return a connection (closing it when ``close``) and wake one waiting request."""
-        try:
-            super().putconn(conn, key, close)
-        finally:
-            self._available.release()
-
-    def discard_idle(self) -> None:
-        """Close every idle connection: after one fails, its siblings point at the same dead server."""
-        with self._lock:
-            idle, self._pool = self._pool, []
-        for conn in idle:
-            conn.close()
+        app.config["DATABASE_URL"] = embedded.start(app.config["SETTINGS"].embedded_data_dir)
+    return app.config["DATABASE_URL"]
 
 
 def _pool() -> ConnectionPool:
@@ -82,7 +64,7 @@ def _pool() -> ConnectionPool:
             pool = ConnectionPool(
                 settings.db_pool_min,
                 settings.db_pool_max,
-                current_app.config["DATABASE_URL"],
+                database_url(current_app),
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
             )
             pool.pid = os.getpid()
@@ -128,25 +110,52 @@ def close_pool(app: Flask) -> None:
         pool.closeall()
 
 
-def apply_schema(database_url: str) -> None:
-    """Apply sql/schema.sql to the database at ``database_url`` (idempotent)."""
-    schema = (SQL_DIR / "schema.sql").read_text(encoding="utf-8")
-    with psycopg2.connect(database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
-        with conn.cursor() as cur:
-            cur.execute(schema)
-    conn.close()
+def _schema_steps() -> list[tuple[str | None, Path]]:
+    """The files sql/schema.sql includes, in order, each with its migration version (None if unversioned)."""
+    steps = []
+    for line in (SQL_DIR / "schema.sql").read_text(encoding="utf-8").splitlines():
+        include = _INCLUDE.match(line)
+        if include:
+            versioned = _MIGRATION_VERSION.match(include.group(1))
+            steps.append((versioned.group(1) if versioned else None, SQL_DIR / include.group(1)))
+    return steps
 
 
-def init_db() -> None:
-    """Create the tables and functions the service needs, if they are missing."""
-    apply_schema(current_app.config["DATABASE_URL"])
+def apply_schema(database_url: str) -> list[str]:
+    """Bring the database at ``database_url`` up to date; return the migration versions applied.
+
+    Runs what sql/schema.sql includes, as psql would, but skips migrations the database has
+    recorded; each file runs in a transaction of its own.
+    """
+    applied_now = []
+    conn = psycopg2.connect(database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        with conn:
+            present = queries.migrations_table_exists(conn)
+            recorded = {row[0] for row in queries.applied_migrations(conn)} if present else set()
+        for version, path in _schema_steps():
+            if version in recorded:
+                continue
+            with conn, conn.cursor() as cur:
+                cur.execute(path.read_text(encoding="utf-8"))
+            if version is not None:
+                applied_now.append(version)
+    finally:
+        conn.close()
+    return applied_now
+
+
+def init_db() -> list[str]:
+    """Apply the migrations the database is missing; return their versions."""
+    return apply_schema(database_url(current_app))
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
-    """Apply the schema to DATABASE_URL (safe to run again)."""
-    init_db()
-    click.echo("Initialized the database.")
+    """Apply the schema's missing migrations to DATABASE_URL (safe to run again)."""
+    applied = init_db()
+    click.echo(f"Applied migrations: {', '.join(applied)}." if applied else "The database is up to date.")
 
 
 def init_app(app: Flask) -> None:

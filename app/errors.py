@@ -84,6 +84,8 @@ def error_response(err: APIError) -> Response:
     response = Response(json.dumps({"detail": detail}), err.status_code, mimetype="application/json")
     if err.status_code == 503:
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    elif err.status_code == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
     return response
 
 

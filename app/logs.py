@@ -47,5 +47,6 @@ def configure_logging(level: str) -> None:
     handler = _StdoutHandler()
     handler.setFormatter(JSONFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace our own handler from an earlier app, keep anyone else's (a test's log capture).
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StdoutHandler)] + [handler]
     root.setLevel(level)

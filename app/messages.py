@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, g
 
 from . import schemas
 from .db import get_db, queries
@@ -33,7 +33,9 @@ def create_message(session_id: str, agent_id: str) -> Response:
         409: {$ref: '#/components/responses/Conflict'}
     """
     data = load_json(MESSAGE_CREATE_SCHEMA)
-    return json_response(queries.create_message(get_db(), session_id=session_id, agent_id=agent_id, **data), 201)
+    return json_response(
+        queries.create_message(get_db(), namespace=g.namespace, session_id=session_id, agent_id=agent_id, **data), 201
+    )
 
 
 @bp.get("")
@@ -54,7 +56,14 @@ def list_messages(session_id: str, agent_id: str) -> Response:
     else:
         list_page, after = queries.list_messages_ascending, query.get("after", _BEFORE_FIRST_ID)
     body = list_page(
-        get_db(), session_id=session_id, agent_id=agent_id, after=after, limit=limit, offset=offset, page=page
+        get_db(),
+        namespace=g.namespace,
+        session_id=session_id,
+        agent_id=agent_id,
+        after=after,
+        limit=limit,
+        offset=offset,
+        page=page,
     )
     return json_response(found(body, "agent"))
 
@@ -69,7 +78,9 @@ def get_message(session_id: str, agent_id: str, message_id: int) -> Response:
         200: {description: The message, content: {application/json: {schema: Message}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    body = queries.get_message(get_db(), session_id=session_id, agent_id=agent_id, message_id=message_id)
+    body = queries.get_message(
+        get_db(), namespace=g.namespace, session_id=session_id, agent_id=agent_id, message_id=message_id
+    )
     return json_response(found(body, "message"))
 
 
@@ -85,7 +96,9 @@ def update_message(session_id: str, agent_id: str, message_id: int) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
     """
     data = load_json(MESSAGE_UPDATE_SCHEMA)
-    body = queries.update_message(get_db(), session_id=session_id, agent_id=agent_id, message_id=message_id, **data)
+    body = queries.update_message(
+        get_db(), namespace=g.namespace, session_id=session_id, agent_id=agent_id, message_id=message_id, **data
+    )
     return json_response(found(body, "message"))
 
 
@@ -99,5 +112,10 @@ def delete_message(session_id: str, agent_id: str, message_id: int) -> Response:
         204: {description: Deleted}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    found(queries.delete_message(get_db(), session_id=session_id, agent_id=agent_id, message_id=message_id), "message")
+    found(
+        queries.delete_message(
+            get_db(), namespace=g.namespace, session_id=session_id, agent_id=agent_id, message_id=message_id
+        ),
+        "message",
+    )
     return no_content()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, g
 
 from . import schemas
 from .db import get_db, queries
@@ -28,7 +28,11 @@ def create_multi_agent(session_id: str) -> Response:
     """
     state = load_json(MULTI_AGENT_STATE_SCHEMA)
     body = queries.create_multi_agent(
-        get_db(), session_id=session_id, multi_agent_id=state["id"], state=schemas.json_text(state)
+        get_db(),
+        namespace=g.namespace,
+        session_id=session_id,
+        multi_agent_id=state["id"],
+        state=schemas.json_text(state),
     )
     return json_response(body, 201)
 
@@ -43,7 +47,9 @@ def get_multi_agent(session_id: str, multi_agent_id: str) -> Response:
         200: {description: The stored state, content: {application/json: {schema: MultiAgentState}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    body = queries.get_multi_agent(get_db(), session_id=session_id, multi_agent_id=multi_agent_id)
+    body = queries.get_multi_agent(
+        get_db(), namespace=g.namespace, session_id=session_id, multi_agent_id=multi_agent_id
+    )
     return json_response(found(body, "multi-agent state"))
 
 
@@ -62,7 +68,11 @@ def update_multi_agent(session_id: str, multi_agent_id: str) -> Response:
     if state["id"] != multi_agent_id:
         raise RequestValidationError("body id does not match the path", fields={"id": ["must equal the path id"]})
     body = queries.update_multi_agent(
-        get_db(), session_id=session_id, multi_agent_id=multi_agent_id, state=schemas.json_text(state)
+        get_db(),
+        namespace=g.namespace,
+        session_id=session_id,
+        multi_agent_id=multi_agent_id,
+        state=schemas.json_text(state),
     )
     return json_response(found(body, "multi-agent state"))
 
@@ -77,5 +87,10 @@ def delete_multi_agent(session_id: str, multi_agent_id: str) -> Response:
         204: {description: Deleted}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    found(queries.delete_multi_agent(get_db(), session_id=session_id, multi_agent_id=multi_agent_id), "multi-agent")
+    found(
+        queries.delete_multi_agent(
+            get_db(), namespace=g.namespace, session_id=session_id, multi_agent_id=multi_agent_id
+        ),
+        "multi-agent",
+    )
     return no_content()

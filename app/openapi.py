@@ -23,6 +23,7 @@ _SCHEMAS = (
 # Errors any request can meet, documented on every operation they apply to.
 _ERRORS = {
     "BadRequest": (400, "The body is not JSON"),
+    "Unauthorized": (401, "No valid API key (header WWW-Authenticate: Bearer)"),
     "NotFound": (404, "The resource or its parent does not exist"),
     "Conflict": (409, "The resource already exists"),
     "PayloadTooLarge": (413, "The body exceeds MAX_CONTENT_LENGTH"),
@@ -60,7 +61,7 @@ def _add_shared_parts(path: str, rule_args: list[str], operations: dict[str, Any
         operation["parameters"] = [_path_parameter(a) for a in rule_args] + operation["parameters"]
         responses = operation["responses"]
         # Health checks answer for themselves; everything else validates and needs the database.
-        wanted = [] if path.startswith("/health") else ["ValidationError", "ServiceUnavailable"]
+        wanted = [] if path.startswith("/health") else ["Unauthorized", "ValidationError", "ServiceUnavailable"]
         if rule_args:
             wanted.append("NotFound")
         if "requestBody" in operation:
@@ -79,9 +80,13 @@ def build_spec(app: Flask) -> dict[str, Any]:
         openapi_version="3.0.3",
         plugins=[FlaskPlugin(), MarshmallowPlugin()],
         info={"description": "Session storage for Strands agents, on PostgreSQL."},
+        # Either header carries the key; `{}` because a service with no keys configured needs none.
+        security=[{"bearerKey": []}, {"headerKey": []}, {}],
     )
     for name in _SCHEMAS:
         spec.components.schema(name, schema=getattr(schemas, name))
+    spec.components.security_scheme("bearerKey", {"type": "http", "scheme": "bearer"})
+    spec.components.security_scheme("headerKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     for name, (_, description) in _ERRORS.items():
         spec.components.response(
             name, {"description": description, "content": {"application/json": {"schema": "Error"}}}

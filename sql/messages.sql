@@ -1,35 +1,35 @@
 -- Messages of an agent. Each query is one statement, so each request is one transaction.
 
--- name: create_message(session_id, agent_id, message_id, message, redact_message, created_at, updated_at)$
+-- name: create_message(namespace, session_id, agent_id, message_id, message, redact_message, created_at, updated_at)$
 -- A missing session or agent violates session_messages_agent_fkey (404); a duplicate
 -- message_id, session_messages_pkey (409).
 INSERT INTO session_messages AS m
-    (session_id, agent_id, message_id, message, redact_message, created_at, updated_at)
-VALUES (:session_id, :agent_id, :message_id, :message, :redact_message,
+    (namespace, session_id, agent_id, message_id, message, redact_message, created_at, updated_at)
+VALUES (:namespace, :session_id, :agent_id, :message_id, :message, :redact_message,
         coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
 RETURNING message_json(m)::text;
 
--- name: get_message(session_id, agent_id, message_id)$
+-- name: get_message(namespace, session_id, agent_id, message_id)$
 SELECT message_json(m)::text FROM session_messages AS m
-WHERE m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id = :message_id;
+WHERE m.namespace = :namespace AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id = :message_id;
 
--- name: update_message(message, redact_message, session_id, agent_id, message_id)$
+-- name: update_message(message, redact_message, namespace, session_id, agent_id, message_id)$
 UPDATE session_messages AS m
 SET message = :message, redact_message = :redact_message, updated_at = now()
-WHERE m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id = :message_id
+WHERE m.namespace = :namespace AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id = :message_id
 RETURNING message_json(m)::text;
 
--- name: delete_message(session_id, agent_id, message_id)$
+-- name: delete_message(namespace, session_id, agent_id, message_id)$
 DELETE FROM session_messages
-WHERE session_id = :session_id AND agent_id = :agent_id AND message_id = :message_id
+WHERE namespace = :namespace AND session_id = :session_id AND agent_id = :agent_id AND message_id = :message_id
 RETURNING message_id;
 
--- name: list_messages_ascending(session_id, agent_id, after, limit, offset, page)$
+-- name: list_messages_ascending(namespace, session_id, agent_id, after, limit, offset, page)$
 -- A page in message_id order; `after` is a keyset bound (-1 for none). NULL when the agent does
 -- not exist. One extra row is read to tell whether another page follows.
 WITH page AS MATERIALIZED (
     SELECT m, m.message_id FROM session_messages AS m
-    WHERE m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id > :after
+    WHERE m.namespace = :namespace AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id > :after
     ORDER BY m.message_id LIMIT :limit + 1 OFFSET :offset
 ), shown AS (
     SELECT * FROM page ORDER BY message_id LIMIT :limit
@@ -37,17 +37,18 @@ WITH page AS MATERIALIZED (
 SELECT json_build_object(
     'messages', coalesce((SELECT json_agg(message_json(m) ORDER BY message_id) FROM shown), '[]'::json),
     'total', (SELECT count(*) FROM session_messages AS c
-              WHERE c.session_id = a.session_id AND c.agent_id = a.agent_id),
+              WHERE c.namespace = a.namespace AND c.session_id = a.session_id AND c.agent_id = a.agent_id),
     'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit,
     'next_after', CASE WHEN (SELECT count(*) FROM page) > :limit THEN (SELECT max(message_id) FROM shown) END
 )::text
-FROM session_agents AS a WHERE a.session_id = :session_id AND a.agent_id = :agent_id;
+FROM session_agents AS a
+WHERE a.namespace = :namespace AND a.session_id = :session_id AND a.agent_id = :agent_id;
 
--- name: list_messages_descending(session_id, agent_id, after, limit, offset, page)$
+-- name: list_messages_descending(namespace, session_id, agent_id, after, limit, offset, page)$
 -- The same page in reverse order; `after` bounds from above (2147483647 + 1 for none).
 WITH page AS MATERIALIZED (
     SELECT m, m.message_id FROM session_messages AS m
-    WHERE m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id < :after
+    WHERE m.namespace = :namespace AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id < :after
     ORDER BY m.message_id DESC LIMIT :limit + 1 OFFSET :offset
 ), shown AS (
     SELECT * FROM page ORDER BY message_id DESC LIMIT :limit
@@ -55,8 +56,9 @@ WITH page AS MATERIALIZED (
 SELECT json_build_object(
     'messages', coalesce((SELECT json_agg(message_json(m) ORDER BY message_id DESC) FROM shown), '[]'::json),
     'total', (SELECT count(*) FROM session_messages AS c
-              WHERE c.session_id = a.session_id AND c.agent_id = a.agent_id),
+              WHERE c.namespace = a.namespace AND c.session_id = a.session_id AND c.agent_id = a.agent_id),
     'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit,
     'next_after', CASE WHEN (SELECT count(*) FROM page) > :limit THEN (SELECT min(message_id) FROM shown) END
 )::text
-FROM session_agents AS a WHERE a.session_id = :session_id AND a.agent_id = :agent_id;
+FROM session_agents AS a
+WHERE a.namespace = :namespace AND a.session_id = :session_id AND a.agent_id = :agent_id;

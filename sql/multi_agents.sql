@@ -1,19 +1,21 @@
 -- Multi-agent (Swarm/Graph) state of a session, stored and returned whole.
 
--- name: create_multi_agent(session_id, multi_agent_id, state)$
+-- name: create_multi_agent(namespace, session_id, multi_agent_id, state)$
 -- A missing session violates multi_agents_session_fkey (404); a duplicate id, multi_agents_pkey (409).
-INSERT INTO multi_agents (session_id, multi_agent_id, state)
-VALUES (:session_id, :multi_agent_id, :state)
+INSERT INTO multi_agents (namespace, session_id, multi_agent_id, state)
+VALUES (:namespace, :session_id, :multi_agent_id, :state)
 RETURNING state::text;
 
--- name: get_multi_agent(session_id, multi_agent_id)$
-SELECT state::text FROM multi_agents WHERE session_id = :session_id AND multi_agent_id = :multi_agent_id;
+-- name: get_multi_agent(namespace, session_id, multi_agent_id)$
+SELECT state::text FROM multi_agents
+WHERE namespace = :namespace AND session_id = :session_id AND multi_agent_id = :multi_agent_id;
 
--- name: update_multi_agent(state, session_id, multi_agent_id)$
+-- name: update_multi_agent(state, namespace, session_id, multi_agent_id)$
 UPDATE multi_agents SET state = :state, updated_at = now()
-WHERE session_id = :session_id AND multi_agent_id = :multi_agent_id
+WHERE namespace = :namespace AND session_id = :session_id AND multi_agent_id = :multi_agent_id
 RETURNING state::text;
 
--- name: delete_multi_agent(session_id, multi_agent_id)$
-DELETE FROM multi_agents WHERE session_id = :session_id AND multi_agent_id = :multi_agent_id
+-- name: delete_multi_agent(namespace, session_id, multi_agent_id)$
+DELETE FROM multi_agents
+WHERE namespace = :namespace AND session_id = :session_id AND multi_agent_id = :multi_agent_id
 RETURNING multi_agent_id;

@@ -17,19 +17,23 @@ from app import create_app, db, embedded
 from app.config import normalize_database_url
 from helpers import PROJECT_ROOT, TABLES, execute
 
+def recreate_schema(url: str) -> None:
+    """Drop every table the service owns and apply the schema from scratch."""
+    execute(url, f"DROP TABLE IF EXISTS {', '.join(TABLES)}, schema_migrations CASCADE")
+    db.apply_schema(url)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A database with a freshly applied schema, shared by the whole run."""
     configured = os.environ.get("TEST_DATABASE_URL")
     if configured:
         url = normalize_database_url(configured)
-        execute(url, f"DROP TABLE IF EXISTS {', '.join(TABLES)} CASCADE")
-        db.apply_schema(url)
+        recreate_schema(url)
         yield url
         return
     url = embedded.start(PROJECT_ROOT / ".data" / "test-postgres")
-    execute(url, f"DROP TABLE IF EXISTS {', '.join(TABLES)} CASCADE")
-    db.apply_schema(url)
+    recreate_schema(url)
     yield url
     embedded.stop()
 

@@ -9,7 +9,8 @@ import psycopg2
 from flask.testing import FlaskClient
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("multi_agents", "session_messages", "session_agents", "sessions")
+# What a test starts without; api_keys too, so tests run unauthenticated unless they create keys.
+TABLES = ("multi_agents", "session_messages", "session_agents", "sessions", "api_keys")
 SESSIONS = "/api/v1/sessions"
 
 

@@ -16,8 +16,8 @@ def long_conversation(client, clean_db):
     create_agent(client, "s", "a")
     execute(
         clean_db,
-        "INSERT INTO session_messages (session_id, agent_id, message_id, message)"
-        " SELECT 's', 'a', i, json_build_object('role', 'user', 'content', json_build_array(json_build_object('text', 'm' || i)))"
+        "INSERT INTO session_messages (namespace, session_id, agent_id, message_id, message)"
+        " SELECT 'default', 's', 'a', i, json_build_object('role', 'user', 'content', json_build_array(json_build_object('text', 'm' || i)))"
         " FROM generate_series(0, %s) AS i",
         (TOTAL - 1,),
     )

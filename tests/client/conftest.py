@@ -28,6 +28,9 @@ from scripted_model import ScriptedModel  # noqa: E402
 from strands import Agent  # noqa: E402
 from strands.session.repository_session_manager import RepositorySessionManager  # noqa: E402
 
+# The client tests run with authentication on: the service is given this key, and every client in
+# these tests sends it (the client reads SESSION_BACKEND_API_KEY by default).
+CLIENT_TEST_KEY = f"sb_client_tests_{uuid.uuid4().hex}"
 STARTUP_DEADLINE = 60.0  # seconds for gunicorn to import the app and answer /health/ready
 
 
@@ -51,7 +54,7 @@ class Backend:
     def start(self) -> None:
         """Start gunicorn and wait until the service reports ready, or fail with its log."""
         env = {**os.environ, "API_HOST": "127.0.0.1", "API_PORT": str(self.port), "DATABASE_URL": self.database_url,
-               "WEB_CONCURRENCY": "2"}
+               "WEB_CONCURRENCY": "2", "API_KEYS": f"client-tests:{CLIENT_TEST_KEY}"}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
@@ -84,6 +87,13 @@ class Backend:
     def log_tail(self, lines: int = 40) -> str:
         """The last lines gunicorn wrote, for failure messages."""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(autouse=True)
+def api_key_in_environment(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every client made in these tests sends CLIENT_TEST_KEY, as an agent deployment would."""
+    monkeypatch.setenv("SESSION_BACKEND_API_KEY", CLIENT_TEST_KEY)
+    return CLIENT_TEST_KEY
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,28 @@
+"""CORS: off unless CORS_ORIGINS lists the browser origins allowed to call the API."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, request
+
+_ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key, X-Request-ID"
+_ALLOWED_METHODS = "GET, POST, PUT, DELETE"
+_PREFLIGHT_MAX_AGE = "600"
+
+
+def _allow_listed_origin(response: Response) -> Response:
+    origin = request.headers.get("Origin")
+    if origin is None or origin.rstrip("/") not in current_app.config["SETTINGS"].cors_origins:
+        return response
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Expose-Headers"] = "X-Request-ID"
+    response.vary.add("Origin")
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = _ALLOWED_METHODS
+        response.headers["Access-Control-Allow-Headers"] = _ALLOWED_HEADERS
+        response.headers["Access-Control-Max-Age"] = _PREFLIGHT_MAX_AGE
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Answer CORS requests from the configured origins; no credentials are ever allowed."""
+    app.after_request(_allow_listed_origin)

@@ -1,0 +1,66 @@
+"""A psycopg2 connection pool fit for a threaded web worker."""
+
+from __future__ import annotations
+
+import select
+import threading
+
+from psycopg2.extensions import connection
+from psycopg2.pool import PoolError, ThreadedConnectionPool
+
+# How long a request waits for a pooled connection before answering 503.
+CHECKOUT_TIMEOUT_SECONDS = 10
+
+
+def _server_hung_up(conn: connection) -> bool:
+    """Whether an idle connection was closed by the server (it has something to read, or is closed).
+
+    An idle autocommit connection receives nothing unless the server is going away, e.g. the
+    "terminating connection" notice PostgreSQL sends when it shuts down.
+    """
+    if conn.closed:
+        return True
+    readable, _, _ = select.select([conn], [], [], 0)
+    return bool(readable)
+
+
+class ConnectionPool(ThreadedConnectionPool):
+    """A thread-safe pool whose ``getconn`` waits for a free connection instead of failing at once,
+    and that can drop its idle connections when the server has gone away."""
+
+    def __init__(self, minconn: int, maxconn: int, *args, **kwargs) -> None:
+        self._available = threading.BoundedSemaphore(maxconn)
+        super().__init__(minconn, maxconn, *args, **kwargs)
+
+    def getconn(self, key=None):
+        """Take a live connection, waiting up to CHECKOUT_TIMEOUT_SECONDS for one to be returned.
+
+        A connection the server has hung up on (it restarted) is replaced, with its idle siblings,
+        before any request uses it.
+        """
+        if not self._available.acquire(timeout=CHECKOUT_TIMEOUT_SECONDS):
+            raise PoolError("no database connection became free in time")
+        try:
+            conn = super().getconn(key)
+            if _server_hung_up(conn):
+                super().putconn(conn, close=True)
+                self.discard_idle()
+                conn = super().getconn(key)
+            return conn
+        except BaseException:
+            self._available.release()
+            raise
+
+    def putconn(self, conn=None, key=None, close=False) -> None:
+        """Return a connection (closing it when ``close``) and wake one waiting request."""
+        try:
+            super().putconn(conn, key, close)
+        finally:
+            self._available.release()
+
+    def discard_idle(self) -> None:
+        """Close every idle connection: after one fails, its siblings point at the same dead server."""
+        with self._lock:
+            idle, self._pool = self._pool, []
+        for conn in idle:
+            conn.close()

@@ -1,0 +1,235 @@
+"""API keys and namespaces: who may read what, and what happens without keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from app import create_app, db
+from app.auth import fingerprint
+from helpers import SESSIONS, agent_url, error_of, message_url
+
+STATE = {"id": "swarm", "status": "executing"}
+
+
+def _key_for(runner, namespace: str) -> tuple[str, str]:
+    result = runner.invoke(args=["keys", "create", "--namespace", namespace])
+    assert result.exit_code == 0, result.output
+    key_id = re.search(r"key_id: (\w+)", result.output).group(1)
+    key = re.search(r"key: (\S+)", result.output).group(1)
+    return key_id, key
+
+
+def _as(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def keys(app):
+    """Keys for namespaces team-a and team-b, created with the command line."""
+    runner = app.test_cli_runner()
+    return {"team-a": _key_for(runner, "team-a"), "team-b": _key_for(runner, "team-b")}
+
+
+@pytest.fixture
+def a_owns_everything(client, keys):
+    """team-a's session s with agent a, message 0 and multi-agent state; returns (headers_a, headers_b)."""
+    a, b = _as(keys["team-a"][1]), _as(keys["team-b"][1])
+    assert client.post(SESSIONS, json={"session_id": "s"}, headers=a).status_code == 201
+    body = {"agent_id": "a", "state": {"secret": "a's"}, "conversation_manager_state": {}}
+    assert client.post(agent_url("s"), json=body, headers=a).status_code == 201
+    message = {"message_id": 0, "message": {"role": "user", "content": [{"text": "a's secret"}]}}
+    assert client.post(message_url("s", "a"), json=message, headers=a).status_code == 201
+    assert client.post(f"{SESSIONS}/s/multi-agents", json=STATE, headers=a).status_code == 201
+    return a, b
+
+
+OTHER_NAMESPACE_REQUESTS = [
+    ("GET", f"{SESSIONS}/s", None),
+    ("PUT", f"{SESSIONS}/s", {"session_type": "AGENT"}),
+    ("DELETE", f"{SESSIONS}/s", None),
+    ("GET", agent_url("s"), None),
+    ("POST", agent_url("s"), {"agent_id": "b", "state": {}, "conversation_manager_state": {}}),
+    ("GET", agent_url("s", "a"), None),
+    ("PUT", agent_url("s", "a"), {"state": {}, "conversation_manager_state": {}}),
+    ("DELETE", agent_url("s", "a"), None),
+    ("GET", message_url("s", "a"), None),
+    ("POST", message_url("s", "a"), {"message_id": 1, "message": {"role": "user"}}),
+    ("GET", message_url("s", "a", 0), None),
+    ("PUT", message_url("s", "a", 0), {"message": {"role": "user"}}),
+    ("DELETE", message_url("s", "a", 0), None),
+    ("POST", f"{SESSIONS}/s/multi-agents", {"id": "other", "status": "x"}),
+    ("GET", f"{SESSIONS}/s/multi-agents/swarm", None),
+    ("PUT", f"{SESSIONS}/s/multi-agents/swarm", STATE),
+    ("DELETE", f"{SESSIONS}/s/multi-agents/swarm", None),
+]
+
+
+@pytest.mark.parametrize("method, path, body", OTHER_NAMESPACE_REQUESTS, ids=[f"{m} {p}" for m, p, _ in OTHER_NAMESPACE_REQUESTS])
+def test_another_namespace_gets_the_same_404_as_for_nothing(client, a_owns_everything, method, path, body):
+    a, b = a_owns_everything
+    missing_path = path.replace("/s/", "/nothing/").replace(f"{SESSIONS}/s", f"{SESSIONS}/nothing")
+
+    response = client.open(path, method=method, json=body, headers=b)
+    nothing = client.open(missing_path, method=method, json=body, headers=a)
+
+    assert response.status_code == 404
+    assert error_of(response)["message"] == error_of(nothing)["message"]
+    assert client.get(message_url("s", "a", 0), headers=a).get_json()["message"]["content"][0]["text"] == "a's secret"
+    assert client.get(f"{SESSIONS}/s/multi-agents/swarm", headers=a).get_json() == STATE
+    assert client.get(agent_url("s"), headers=a).get_json()["agents"][0]["state"] == {"secret": "a's"}
+
+
+def test_same_session_id_in_two_namespaces_is_two_sessions(client, a_owns_everything):
+    a, b = a_owns_everything
+
+    assert client.post(SESSIONS, json={"session_id": "s", "session_type": "MULTI_AGENT"}, headers=b).status_code == 201
+
+    assert client.get(f"{SESSIONS}/s", headers=a).get_json()["session_type"] == "AGENT"
+    assert client.get(f"{SESSIONS}/s", headers=b).get_json()["session_type"] == "MULTI_AGENT"
+    assert client.get(agent_url("s"), headers=b).get_json() == {"agents": []}
+
+
+def test_listing_sessions_shows_only_your_own(client, a_owns_everything):
+    a, b = a_owns_everything
+    client.post(SESSIONS, json={"session_id": "b-only"}, headers=b)
+
+    assert [s["session_id"] for s in client.get(SESSIONS, headers=a).get_json()["sessions"]] == ["s"]
+    assert [s["session_id"] for s in client.get(SESSIONS, headers=b).get_json()["sessions"]] == ["b-only"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer"}, {"Authorization": "Bearer "}, {"Authorization": "Basic dXNlcjpwYXNz"},
+     {"Authorization": "Bearer sb_not-a-key-we-issued"}, {"X-API-Key": "sb_unknown"}, {"Authorization": "sb_x y"}],
+    ids=["missing", "empty-bearer", "blank-bearer", "basic", "unknown", "unknown-x-api-key", "no-scheme"],
+)
+def test_missing_malformed_and_unknown_keys_are_401(client, keys, headers):
+    response = client.get(SESSIONS, headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert error_of(response) == {**error_of(response), "error": "AuthenticationError", "message": "missing or invalid API key"}
+
+
+def test_x_api_key_header_is_accepted(client, keys):
+    response = client.post(SESSIONS, json={"session_id": "s"}, headers={"X-API-Key": keys["team-a"][1]})
+
+    assert response.status_code == 201
+    assert client.get(f"{SESSIONS}/s", headers=_as(keys["team-a"][1])).status_code == 200
+
+
+def test_revoked_key_is_refused_on_the_next_request_without_restart(app, client, keys):
+    key_id, key = keys["team-a"]
+    assert client.get(SESSIONS, headers=_as(key)).status_code == 200
+
+    result = app.test_cli_runner().invoke(args=["keys", "revoke", key_id])
+
+    assert result.exit_code == 0, result.output
+    assert client.get(SESSIONS, headers=_as(key)).status_code == 401
+    assert client.get(SESSIONS, headers=_as(keys["team-b"][1])).status_code == 200
+
+
+def test_key_list_shows_ids_and_namespaces_never_keys(app, keys):
+    output = app.test_cli_runner().invoke(args=["keys", "list"]).output
+
+    for namespace, (key_id, key) in keys.items():
+        assert re.search(rf"{key_id}\s+{namespace}", output)
+        assert key not in output and fingerprint(key)[1] not in output
+
+
+def test_revoking_an_unknown_key_fails(app):
+    result = app.test_cli_runner().invoke(args=["keys", "revoke", "0000000000000000"])
+
+    assert result.exit_code != 0 and "no key" in result.output
+
+
+def test_keys_are_stored_only_as_hashes(client, keys, clean_db):
+    from helpers import execute
+
+    stored = execute(clean_db, "SELECT key_id, secret_hash FROM api_keys")
+    for key_id, key in keys.values():
+        assert (key_id, fingerprint(key)[1]) in stored
+        assert all(key not in row for row in stored)
+
+
+def test_open_health_endpoints_need_no_key_and_tell_nothing(client, keys):
+    for path in ("/health", "/health/live", "/health/db", "/health/ready"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_without_any_key_the_default_namespace_is_open(client):
+    assert client.post(SESSIONS, json={"session_id": "s"}).status_code == 201
+    assert client.get(f"{SESSIONS}/s").status_code == 200
+
+
+def test_without_any_key_an_unknown_key_is_still_refused(client):
+    assert client.get(SESSIONS, headers=_as("sb_made-up-key-0000")).status_code == 401
+
+
+def _settings(**changes):
+    from app.config import load_settings
+
+    return dataclasses.replace(load_settings(), **changes)
+
+
+def test_production_refuses_to_start_without_keys(clean_db):
+    with pytest.raises(RuntimeError, match="refusing to start in production"):
+        create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(environment="production")})
+
+
+def test_production_starts_with_api_keys_and_requires_them(clean_db):
+    key = "sb_production-key-from-env"
+    app = create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(environment="production", api_keys=(("prod", key),))})
+    client = app.test_client()
+
+    assert client.get(SESSIONS).status_code == 401
+    assert client.post(SESSIONS, json={"session_id": "s"}, headers=_as(key)).status_code == 201
+    db.close_pool(app)
+
+
+def test_production_with_auth_disabled_explicitly_runs_open(clean_db):
+    app = create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(environment="production", auth_disabled=True)})
+
+    assert app.test_client().post(SESSIONS, json={"session_id": "s"}).status_code == 201
+    db.close_pool(app)
+
+
+def test_keys_can_be_created_from_the_command_line_in_production_before_any_exist(clean_db):
+    app = create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(environment="production")}, serving=False)
+
+    key_id, key = _key_for(app.test_cli_runner(), "first-team")
+
+    assert key.startswith("sb_") and len(key) > 40 and key_id == fingerprint(key)[0]
+
+
+def test_no_keys_logs_a_warning_at_start(clean_db, caplog):
+    app = create_app({"DATABASE_URL": clean_db})
+
+    assert any("NOT authenticated" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    db.close_pool(app)
+
+
+def test_cors_is_off_by_default(client):
+    response = client.get("/health", headers={"Origin": "https://evil.example"})
+
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_cors_answers_only_listed_origins_without_credentials(clean_db, keys):
+    app = create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(cors_origins=frozenset({"https://ui.example"}))})
+    client = app.test_client()
+    preflight = client.options(
+        SESSIONS, headers={"Origin": "https://ui.example", "Access-Control-Request-Method": "POST",
+                           "Access-Control-Request-Headers": "Authorization, Content-Type"}
+    )
+    other = client.get(SESSIONS, headers={"Origin": "https://evil.example", **_as(keys["team-a"][1])})
+
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://ui.example"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Credentials" not in preflight.headers
+    assert other.status_code == 200 and "Access-Control-Allow-Origin" not in other.headers
+    db.close_pool(app)

@@ -1,0 +1,74 @@
+"""Schema migrations: a database made by the first schema is upgraded in place and keeps every record."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from app import create_app, db
+from helpers import PROJECT_ROOT, SESSIONS, agent_url, execute, message_url
+
+SQL = PROJECT_ROOT / "sql"
+
+
+def _sibling_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+def first_schema_database(database_url):
+    """A new database with the schema as the first release created it: no namespaces, no migration records."""
+    name = f"migration_{uuid.uuid4().hex[:12]}"
+    execute(database_url, f'CREATE DATABASE "{name}"')
+    url = _sibling_database(database_url, name)
+    execute(url, (SQL / "migrations" / "0001_initial.sql").read_text() + (SQL / "migrations" / "functions.sql").read_text())
+    execute(url, "DROP TABLE schema_migrations")
+    yield url
+    execute(database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_database):
+    url = first_schema_database
+    execute(url, "INSERT INTO sessions (session_id) VALUES ('old-session'), ('user@example.com')")
+    execute(url, "INSERT INTO session_agents (session_id, agent_id, state, conversation_manager_state, internal_state)"
+                 " VALUES ('old-session', 'a', '{\"name\": \"Alice\"}', '{}', '{\"k\": \"\\u0000\"}')")
+    execute(url, "INSERT INTO session_messages (session_id, agent_id, message_id, message)"
+                 " SELECT 'old-session', 'a', i, json_build_object('role', 'user', 'n', i) FROM generate_series(0, 149) i")
+    execute(url, "INSERT INTO multi_agents (session_id, multi_agent_id, state)"
+                 " VALUES ('old-session', 'swarm', '{\"id\": \"swarm\", \"status\": \"completed\"}')")
+
+    assert db.apply_schema(url) == ["0001", "0002"]
+    assert db.apply_schema(url) == []
+
+    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    client = app.test_client()
+    assert {s["session_id"] for s in client.get(SESSIONS).get_json()["sessions"]} == {"old-session", "user@example.com"}
+    agent = client.get(agent_url("old-session", "a")).get_json()
+    assert agent["state"] == {"name": "Alice"} and agent["internal_state"] == {"k": "\u0000"}
+    page = client.get(message_url("old-session", "a"), query_string={"limit": 1000}).get_json()
+    assert [m["message"]["n"] for m in page["messages"]] == list(range(150))
+    assert client.get(f"{SESSIONS}/old-session/multi-agents/swarm").get_json() == {"id": "swarm", "status": "completed"}
+    assert client.post(message_url("old-session", "a"), json={"message_id": 150, "message": {"role": "user"}}).status_code == 201
+    assert execute(url, "SELECT DISTINCT namespace FROM session_messages") == [("default",)]
+    db.close_pool(app)
+
+
+def test_init_db_command_reports_what_it_applied(first_schema_database):
+    app = create_app({"TESTING": True, "DATABASE_URL": first_schema_database}, serving=False)
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["init-db"])
+    again = runner.invoke(args=["init-db"])
+
+    assert first.exit_code == 0 and "0002" in first.output
+    assert again.exit_code == 0 and "up to date" in again.output
+    assert execute(first_schema_database, "SELECT version FROM schema_migrations ORDER BY 1") == [("0001",), ("0002",)]
+
+
+def test_schema_sql_lists_every_migration_in_order():
+    listed = [line.split("/")[-1] for line in (SQL / "schema.sql").read_text().splitlines() if line.startswith("\\ir migrations/")]
+
+    assert listed == sorted(path.name for path in (SQL / "migrations").glob("[0-9]*.sql")) + ["functions.sql"]
