@@ -103,6 +103,19 @@ Secret that holds DATABASE_URL: the user's existingSecret, else the one this cha
   value: {{ .Values.config.dbPoolMax | quote }}
 - name: PYTHONDONTWRITEBYTECODE
   value: "1"
+{{- with .Values.auth.existingSecret }}
+- name: API_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.auth.existingSecretKey }}
+{{- end }}
+- name: AUTH_DISABLED
+  value: {{ .Values.auth.disabled | quote }}
+{{- with .Values.corsOrigins }}
+- name: CORS_ORIGINS
+  value: {{ join "," . | quote }}
+{{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
