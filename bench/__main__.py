@@ -35,7 +35,8 @@ def main() -> dict:
     floor.prepare(url)
     results: dict = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version(),
-                                 "postgresql": execute(url, "SHOW server_version")[0][0], "database": source}}
+                                 "postgresql": execute(url, "SHOW server_version")[0][0], "database": source,
+                                 "load_average_at_start": os.getloadavg()[0]}}
     print(f"bench: database: {source}", flush=True)
 
     log(began, "floor")
@@ -52,6 +53,7 @@ def main() -> dict:
         results["latency"].pop("runs")
         log(began, "2. concurrent appends (wrk)")
         results["appends"] = repeat(repeats, lambda i: throughput.run(server, i, CONNECTIONS, seconds))
+        results["liveness"] = repeat(repeats, lambda i: throughput.run_liveness(server, CONNECTIONS, seconds / 2))
         memory = {"workers_after_appends": server.worker_memory_mb()}
         log(began, "3. agent turns")
         results["agent_turn"] = repeat(repeats, lambda i: agent_turn.run(server.url, i, 150))
@@ -82,6 +84,7 @@ def main() -> dict:
         "appends_to_floor": results["appends"]["requests_per_s"] / fl["concurrent_inserts_per_s"],
     }
     results["targets"] = report.check_targets(results)
+    results["machine"]["load_average_at_end"] = os.getloadavg()[0]
     results["elapsed_seconds"] = round(time.monotonic() - began, 1)
     print("\n" + report.table(results) + f"\n\nbench: {results['elapsed_seconds']} s", flush=True)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

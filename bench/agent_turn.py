@@ -29,33 +29,41 @@ class MemoryRepository(SessionRepository):
     """A repository that keeps copies in dictionaries: the cost of a turn without any storage."""
 
     def __init__(self) -> None:
+        """Start empty; keys are (session,), (session, agent) and (session, agent, message id)."""
         self.items: dict[tuple, Any] = {}
 
     def create_session(self, session: Session, **kwargs: Any) -> Session:
+        """Keep a copy of the session."""
         self.items[(session.session_id,)] = copy.deepcopy(session)
         return session
 
     def read_session(self, session_id: str, **kwargs: Any) -> Session | None:
+        """The stored session, or None."""
         return self.items.get((session_id,))
 
     def create_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
+        """Keep a copy of the agent (also used as update_agent)."""
         self.items[(session_id, session_agent.agent_id)] = copy.deepcopy(session_agent)
 
     def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent | None:
+        """The stored agent, or None."""
         return self.items.get((session_id, agent_id))
 
     update_agent = create_agent
 
     def create_message(self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any) -> None:
+        """Keep a copy of the message (also used as update_message)."""
         self.items[(session_id, agent_id, session_message.message_id)] = copy.deepcopy(session_message)
 
     def read_message(self, session_id: str, agent_id: str, message_id: int, **kwargs: Any) -> SessionMessage | None:
+        """The stored message, or None."""
         return self.items.get((session_id, agent_id, message_id))
 
     update_message = create_message
 
     def list_messages(self, session_id: str, agent_id: str, limit: int | None = None, offset: int = 0,
                       **kwargs: Any) -> list[SessionMessage]:
+        """The agent's messages in id order, sliced like the interface says."""
         found = sorted((k[2], v) for k, v in self.items.items() if k[:2] == (session_id, agent_id) and len(k) == 3)
         return [v for _, v in found][offset:None if limit is None else offset + limit]
 

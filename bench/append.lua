@@ -1,7 +1,8 @@
 -- wrk script for workload 2: concurrent appends.
 -- Run with one connection per wrk thread (-t N -c N): each thread is one writer with its own
 -- session "<prefix>-<thread>" and agent "a" (created beforehand), and every request carries a
--- fresh message id. Arguments after "--": the session prefix.
+-- fresh message id. Arguments after "--": the session prefix, and optionally "GET", which sends plain
+-- GETs of the URL given to wrk instead (the framework's floor, /health/live).
 
 local next_thread = 0
 local text = string.rep("The quick brown fox jumps over the lazy dog. ", 21):sub(1, 940)
@@ -14,10 +15,14 @@ end
 function init(args)
   path = "/api/v1/sessions/" .. args[1] .. "-" .. thread_index .. "/agents/a/messages"
   message_id = 0
+  only_get = args[2] == "GET"
   wrk.headers["Content-Type"] = "application/json"
 end
 
 function request()
+  if only_get then
+    return wrk.format("GET")
+  end
   local body = string.format(
     '{"message_id": %d, "message": {"role": "user", "content": [{"text": "%s"}]}, "redact_message": null}',
     message_id, text)

@@ -56,22 +56,28 @@ def table(results: dict[str, Any]) -> str:
     """The whole run as plain-text tables."""
     floor = results["floor"]
     ins, sel = floor["insert"]["p50_ms"], floor["select_100"]["p50_ms"]
-    parts = [_rows("Floor (psycopg2, same database, same run)", [
+    m = results["machine"]
+    parts = [f"{m['cpus']} CPUs, PostgreSQL {m['postgresql']} ({m['database']}), load average "
+             f"{m['load_average_at_start']:.1f} at start, {m.get('load_average_at_end', 0):.1f} at end"]
+    parts.append(_rows("Floor (psycopg2, same database, same run)", [
         ("what", "p50 ms", "p99 ms", "rate/s"),
         ("BEGIN; INSERT 1 KB jsonb; COMMIT", _f(ins, 3), _f(floor["insert"]["p99_ms"], 3), ""),
         ("SELECT 100 messages", _f(sel, 3), _f(floor["select_100"]["p99_ms"], 3), ""),
         ("16 connections inserting", "", "", _f(floor["concurrent_inserts_per_s"], 0)),
-    ])]
+    ]))
     rows = [("operation", "p50 ms", "p90 ms", "p99 ms", "p50 / floor")]
     for op, lat in results["latency"].items():
         base = sel if op.startswith("list") else ins
         rows.append((op, _f(lat["p50_ms"], 3), _f(lat["p90_ms"], 3), _f(lat["p99_ms"], 3), _f(lat["p50_ms"] / base)))
     parts.append(_rows("1. Sequential latency (one keep-alive connection)", rows))
     ap = results["appends"]
+    live = results["liveness"]
     parts.append(_rows("2. Concurrent appends (wrk, 16 connections)", [
-        ("requests/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req", "/ floor rate"),
-        (_f(ap["requests_per_s"], 0), _f(ap["p50_ms"]), _f(ap["p99_ms"]), _f(ap["errors"], 0),
+        ("requests", "requests/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req", "/ floor rate"),
+        ("POST message", _f(ap["requests_per_s"], 0), _f(ap["p50_ms"]), _f(ap["p99_ms"]), _f(ap["errors"], 0),
          _f(ap["server_cpu_ms_per_request"], 3), _f(results["ratios"]["appends_to_floor"])),
+        ("GET /health/live (no database)", _f(live["requests_per_s"], 0), _f(live["p50_ms"]), _f(live["p99_ms"]),
+         _f(live["errors"], 0), _f(live["server_cpu_ms_per_request"], 3), ""),
     ]))
     turn = results["agent_turn"]
     parts.append(_rows("3. Steady agent turn (2 appends + agent sync)", [
@@ -103,9 +109,10 @@ def table(results: dict[str, Any]) -> str:
     if results.get("soak"):
         s = results["soak"]
         parts.append(_rows(f"Soak ({s['clients']} clients, {s['seconds']:.0f} s, worker kill + PostgreSQL restart)", [
-            ("acknowledged", "lost", "duplicates", "errors by kind", "recovery s"),
+            ("acknowledged", "lost", "duplicates", "HTTP errors by kind", "failed after retries", "recovery s"),
             (_f(s["acknowledged"], 0), _f(s["lost"], 0), _f(s["duplicates"], 0),
              ", ".join(f"{k}: {v}" for k, v in s["http_errors"].items()) or "none",
+             ", ".join(f"{k}: {v}" for k, v in s["failures_after_retries"].items()) or "none",
              _f(s["recovery_seconds"])),
         ]))
     rows = [("target", "limit", "measured", "met", "x limit")]
