@@ -41,6 +41,8 @@ def create_message(session_id: str, agent_id: str) -> Response:
 @bp.get("")
 def list_messages(session_id: str, agent_id: str) -> Response:
     """List messages in ``message_id`` order; ``after`` pages by keyset past the given id.
+
+    ``include_total=false`` leaves ``total`` null and saves counting the whole conversation.
     ---
     get:
       tags: [messages]
@@ -64,6 +66,7 @@ def list_messages(session_id: str, agent_id: str) -> Response:
         limit=limit,
         offset=offset,
         page=page,
+        include_total=query["include_total"],
     )
     return json_response(found(body, "agent"))
 

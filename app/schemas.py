@@ -160,6 +160,7 @@ class SessionListQuery(PageQuery):
 class MessageListQuery(PageQuery):
     order = fields.String(load_default="asc", validate=validate.OneOf(("asc", "desc")))
     after = MessageId(strict=False)
+    include_total = fields.Boolean(load_default=True)
 
 
 class PathParams(RequestSchema):
@@ -197,7 +198,7 @@ class AgentList(Schema):
 
 class MessagePage(Schema):
     messages = fields.List(fields.Nested(Message), required=True)
-    total = fields.Integer(required=True)
+    total = fields.Integer(required=True, allow_none=True)
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
     page = fields.Integer(required=True)

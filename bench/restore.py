@@ -20,11 +20,11 @@ from .server import execute
 from .stats import TEXT, percentile
 
 SEED = """
-INSERT INTO sessions (session_id) VALUES (%(sid)s);
-INSERT INTO session_agents (session_id, agent_id, state, conversation_manager_state)
-VALUES (%(sid)s, 'assistant', '{}', '{"removed_message_count": 0}');
-INSERT INTO session_messages (session_id, agent_id, message_id, message)
-SELECT %(sid)s, 'assistant', i, json_build_object(
+INSERT INTO sessions (namespace, session_id) VALUES ('default', %(sid)s);
+INSERT INTO session_agents (namespace, session_id, agent_id, state, conversation_manager_state)
+VALUES ('default', %(sid)s, 'assistant', '{}', '{"removed_message_count": 0}');
+INSERT INTO session_messages (namespace, session_id, agent_id, message_id, message)
+SELECT 'default', %(sid)s, 'assistant', i, json_build_object(
     'role', CASE WHEN i %% 2 = 0 THEN 'user' ELSE 'assistant' END,
     'content', json_build_array(json_build_object('text', i || ': ' || %(text)s)))
 FROM generate_series(0, %(count)s - 1) AS i;

@@ -24,7 +24,7 @@ from . import DATA_DIR, ROOT
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/"
 BENCH_DATABASE = "session_backend_bench"
-TABLES = ("multi_agents", "session_messages", "session_agents", "sessions")
+TABLES = ("multi_agents", "session_messages", "session_agents", "sessions", "api_keys", "schema_migrations")
 STARTUP_DEADLINE = 60.0
 _TICKS = os.sysconf("SC_CLK_TCK")
 

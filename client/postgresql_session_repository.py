@@ -32,7 +32,13 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://localhost:8001"
 _TRANSIENT_STATUSES = frozenset({502, 503, 504})
+# A connection that broke while the answer was read (a worker killed mid-response) is transient too.
+_TRANSIENT_ERRORS = (
+    requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 _PAGE_SIZE = 1000  # the server's largest page
+_PAGE_QUERY = {"order": "asc", "include_total": "false"}  # counting the whole conversation is not needed
 
 
 class SessionRepositoryError(SessionException):
@@ -247,14 +253,14 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
         """
         path = self._messages_path(session_id, agent_id)
         messages: list[SessionMessage] = []
-        params: dict[str, Any] = {"offset": offset, "order": "asc"}
+        params: dict[str, Any] = {**_PAGE_QUERY, "offset": offset}
         while limit is None or len(messages) < limit:
             params["limit"] = _PAGE_SIZE if limit is None else min(_PAGE_SIZE, limit - len(messages))
             page = self._request("GET", path, params=params, missing=AgentNotFoundError)
             messages.extend(SessionMessage.from_dict(item) for item in page["messages"])
             if page.get("next_after") is None or not page["messages"]:
                 break
-            params = {"after": page["next_after"], "order": "asc"}
+            params = {**_PAGE_QUERY, "after": page["next_after"]}
         return messages
 
     def _messages_path(self, session_id: str, agent_id: str) -> str:
@@ -325,7 +331,7 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
             try:
                 response = self._http.request(
                     method, url, json=json, params=params, headers=headers, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except _TRANSIENT_ERRORS as exc:
                 failure: SessionRepositoryError = BackendUnavailableError(
                     f"backend unreachable: {exc}", request=f"{method} {url}")
             else:

@@ -24,9 +24,10 @@ DELETE FROM session_messages
 WHERE namespace = :namespace AND session_id = :session_id AND agent_id = :agent_id AND message_id = :message_id
 RETURNING message_id;
 
--- name: list_messages_ascending(namespace, session_id, agent_id, after, limit, offset, page)$
+-- name: list_messages_ascending(namespace, session_id, agent_id, after, limit, offset, page, include_total)$
 -- A page in message_id order; `after` is a keyset bound (-1 for none). NULL when the agent does
--- not exist. One extra row is read to tell whether another page follows.
+-- not exist. One extra row is read to tell whether another page follows. Counting every message
+-- for `total` costs more than a deep page itself, so a client paging by keyset can skip it.
 WITH page AS MATERIALIZED (
     SELECT m, m.message_id FROM session_messages AS m
     WHERE m.namespace = :namespace AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id > :after
@@ -36,15 +37,16 @@ WITH page AS MATERIALIZED (
 )
 SELECT json_build_object(
     'messages', coalesce((SELECT json_agg(message_json(m) ORDER BY message_id) FROM shown), '[]'::json),
-    'total', (SELECT count(*) FROM session_messages AS c
-              WHERE c.namespace = a.namespace AND c.session_id = a.session_id AND c.agent_id = a.agent_id),
+    'total', CASE WHEN :include_total THEN
+        (SELECT count(*) FROM session_messages AS c
+         WHERE c.namespace = a.namespace AND c.session_id = a.session_id AND c.agent_id = a.agent_id) END,
     'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit,
     'next_after', CASE WHEN (SELECT count(*) FROM page) > :limit THEN (SELECT max(message_id) FROM shown) END
 )::text
 FROM session_agents AS a
 WHERE a.namespace = :namespace AND a.session_id = :session_id AND a.agent_id = :agent_id;
 
--- name: list_messages_descending(namespace, session_id, agent_id, after, limit, offset, page)$
+-- name: list_messages_descending(namespace, session_id, agent_id, after, limit, offset, page, include_total)$
 -- The same page in reverse order; `after` bounds from above (2147483647 + 1 for none).
 WITH page AS MATERIALIZED (
     SELECT m, m.message_id FROM session_messages AS m
@@ -55,8 +57,9 @@ WITH page AS MATERIALIZED (
 )
 SELECT json_build_object(
     'messages', coalesce((SELECT json_agg(message_json(m) ORDER BY message_id DESC) FROM shown), '[]'::json),
-    'total', (SELECT count(*) FROM session_messages AS c
-              WHERE c.namespace = a.namespace AND c.session_id = a.session_id AND c.agent_id = a.agent_id),
+    'total', CASE WHEN :include_total THEN
+        (SELECT count(*) FROM session_messages AS c
+         WHERE c.namespace = a.namespace AND c.session_id = a.session_id AND c.agent_id = a.agent_id) END,
     'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit,
     'next_after', CASE WHEN (SELECT count(*) FROM page) > :limit THEN (SELECT min(message_id) FROM shown) END
 )::text

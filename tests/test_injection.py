@@ -40,7 +40,7 @@ def test_injection_shaped_ids_are_stored_as_plain_data(client, clean_db, shape):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("parameter", ["limit", "offset", "page", "page_size", "after", "order", "cursor"])
+@pytest.mark.parametrize("parameter", ["limit", "offset", "page", "page_size", "after", "order", "include_total", "cursor"])
 def test_injection_shaped_query_parameters_are_refused(client, clean_db, shape, parameter):
     client.post(SESSIONS, json={"session_id": "s"})
     client.post(agent_url("s"), json={"agent_id": "a", "state": {}, "conversation_manager_state": {}})

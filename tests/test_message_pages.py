@@ -73,6 +73,14 @@ def test_keyset_after_walks_every_message_exactly_once(long_conversation):
     assert seen == list(range(TOTAL))
 
 
+def test_total_can_be_left_out_to_save_counting(long_conversation):
+    counted = long_conversation.get(message_url("s", "a"), query_string={"after": 2400}).get_json()
+    uncounted = long_conversation.get(message_url("s", "a"), query_string={"after": 2400, "include_total": "false"}).get_json()
+
+    assert counted["total"] == TOTAL and uncounted["total"] is None
+    assert _ids(uncounted) == _ids(counted) == list(range(2401, 2500))
+
+
 def test_descending_order_with_keyset(long_conversation):
     first = long_conversation.get(message_url("s", "a"), query_string={"order": "desc", "limit": 2}).get_json()
     second = long_conversation.get(
@@ -113,6 +121,7 @@ def test_list_of_missing_agent_is_404_and_empty_agent_is_empty(client):
         ({"order": "sideways"}, "order"),
         ({"after": -5}, "after"),
         ({"page": 2, "offset": 10}, "page"),
+        ({"include_total": "maybe"}, "include_total"),
     ],
 )
 def test_bad_paging_parameters_are_422_naming_the_field(client, query, field):

@@ -65,9 +65,10 @@ class FlakyAdapter(HTTPAdapter):
     """Transport that simulates lost responses: the first matching request reaches the server (or not),
     then the client sees a connection error, as when a network link drops mid-request."""
 
-    def __init__(self, method: str, deliver_first: bool, failures: int = 1) -> None:
+    def __init__(self, method: str, deliver_first: bool, failures: int = 1,
+                 error: type[Exception] = requests.ConnectionError) -> None:
         super().__init__()
-        self.method, self.deliver_first, self.failures = method, deliver_first, failures
+        self.method, self.deliver_first, self.failures, self.error = method, deliver_first, failures, error
         self.sent: list[requests.PreparedRequest] = []
 
     def send(self, request, **kwargs):
@@ -76,7 +77,7 @@ class FlakyAdapter(HTTPAdapter):
             self.failures -= 1
             if self.deliver_first:
                 super().send(request, **kwargs)
-            raise requests.ConnectionError("connection reset by peer (simulated)")
+            raise self.error("connection reset by peer (simulated)")
         return super().send(request, **kwargs)
 
 
@@ -412,6 +413,16 @@ def test_caller_owned_http_session_survives_close(backend):
 
 
 # -- retries that meet their own earlier write ----------------------------------------------------------
+
+
+def test_response_cut_off_mid_body_is_retried_and_the_stored_write_counts(backend, repo, agent_in_session):
+    sid, aid = agent_in_session
+    adapter = FlakyAdapter("POST", deliver_first=True, error=requests.exceptions.ChunkedEncodingError)
+    message = SessionMessage(message={"role": "user", "content": [{"text": "cut off"}]}, message_id=0)
+    with flaky_client(backend.url, adapter) as client:
+        client.create_message(sid, aid, message)
+    assert len([r for r in adapter.sent if r.method == "POST"]) == 2
+    assert [m.message for m in repo.list_messages(sid, aid)] == [message.message]
 
 
 def test_retried_create_meeting_its_own_write_succeeds(backend, repo, agent_in_session):
