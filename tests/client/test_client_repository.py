@@ -460,3 +460,16 @@ def test_retried_delete_meeting_404_succeeds(backend, repo, agent_in_session):
         client.delete_message(sid, aid, 0)
     assert [r.method for r in adapter.sent] == ["DELETE", "DELETE"]
     assert repo.read_message(sid, aid, 0) is None
+
+
+def test_message_decoding_matches_strands_from_dict():
+    from postgresql_session_repository import _message_from
+
+    image = SessionMessage(
+        message={"role": "user", "content": [{"image": {"format": "png", "source": {"bytes": b"\x89PNG\x00\xff"}}}]},
+        message_id=7, redact_message={"role": "user", "content": [{"text": "[image removed]"}]},
+    ).to_dict()
+    minimal = {"message": {"role": "user", "content": []}, "message_id": 0, "created_at": "x", "updated_at": "y"}
+    for data in (image, {**image, "unknown_field": 1}, minimal):
+        assert _message_from(data) == SessionMessage.from_dict(data)
+    assert _message_from(image).message["content"][0]["image"]["source"]["bytes"] == b"\x89PNG\x00\xff"
