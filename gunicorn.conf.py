@@ -24,20 +24,15 @@ import time
 from gunicorn.glogging import Logger
 
 from app import embedded
+from app.config import ConfigurationError, env_int
 
 
-def _env_int(name: str, default: int, minimum: int = 1) -> int:
+def _env_int(name: str, default: int) -> int:
     """Read a positive integer setting; a malformed value stops gunicorn at start-up."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise SystemExit(f"gunicorn.conf.py: {name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise SystemExit(f"gunicorn.conf.py: {name} must be at least {minimum}, got {value}")
-    return value
+        return env_int(os.environ, name, default, 1)
+    except ConfigurationError as exc:
+        raise SystemExit(f"gunicorn.conf.py: {exc}") from None
 
 
 def _cpus() -> int:

@@ -62,7 +62,12 @@ def normalize_database_url(url: str) -> str:
     return urlunsplit((scheme, *parts[1:]))
 
 
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+def env_int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    """Read integer setting ``name`` (``default`` when unset or empty).
+
+    Raises:
+        ConfigurationError: when it is not an integer or is below ``minimum``.
+    """
     raw = environ.get(name)
     if raw is None or raw == "":
         return default
@@ -124,8 +129,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """
     env = os.environ if environ is None else environ
     raw_url = env.get("DATABASE_URL") or None
-    pool_min = _int(env, "DB_POOL_MIN", 4, 0)
-    pool_max = _int(env, "DB_POOL_MAX", 10, 1)
+    pool_min = env_int(env, "DB_POOL_MIN", 4, 0)
+    pool_max = env_int(env, "DB_POOL_MAX", 10, 1)
     if pool_max < pool_min:
         raise ConfigurationError("DB_POOL_MAX must not be smaller than DB_POOL_MIN")
     return Settings(
@@ -134,8 +139,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         db_pool_max=pool_max,
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         environment=env.get("ENVIRONMENT", "development"),
-        api_port=_int(env, "API_PORT", 8000, 1),
-        max_content_length=_int(env, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, 1),
+        api_port=env_int(env, "API_PORT", 8000, 1),
+        max_content_length=env_int(env, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, 1),
         embedded_data_dir=Path(env.get("EMBEDDED_PGDATA", ".data/postgres")),
         auth_disabled=_bool(env, "AUTH_DISABLED"),
         api_keys=_api_keys(env),

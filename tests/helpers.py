@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 from flask.testing import FlaskClient
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The tests drive the service with the benchmark's tools (bench/ is a folder of the project, not installed).
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench.server import execute  # noqa: E402  (re-exported for the tests)
 # What a test starts without; api_keys too, so tests run unauthenticated unless they create keys.
 TABLES = ("multi_agents", "session_messages", "session_agents", "sessions", "api_keys")
 SESSIONS = "/api/v1/sessions"
-
-
-def execute(database_url: str, sql: str, params: tuple | dict | None = None) -> list[tuple]:
-    """Run one statement on its own autocommit connection and return its rows (if any)."""
-    conn = psycopg2.connect(database_url)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
 def agent_url(session_id: str, agent_id: str | None = None) -> str:

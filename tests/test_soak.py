@@ -7,14 +7,8 @@ only errors seen are the ones the faults cause, and the client's retries absorb 
 
 from __future__ import annotations
 
-import sys
-
+from bench import soak
 from helpers import PROJECT_ROOT
-
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
-
-from bench import soak  # noqa: E402
 
 
 def test_no_acknowledged_write_is_lost_or_duplicated_through_a_worker_kill_and_a_database_restart():
