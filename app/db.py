@@ -121,14 +121,14 @@ def _schema_steps() -> list[tuple[str | None, Path]]:
     return steps
 
 
-def apply_schema(database_url: str) -> list[str]:
-    """Bring the database at ``database_url`` up to date; return the migration versions applied.
+def apply_schema(url: str) -> list[str]:
+    """Bring the database at ``url`` up to date; return the migration versions applied.
 
     Runs what sql/schema.sql includes, as psql would, but skips migrations the database has
     recorded; each file runs in a transaction of its own.
     """
     applied_now = []
-    conn = psycopg2.connect(database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    conn = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     try:
         with conn:
             present = queries.migrations_table_exists(conn)
