@@ -214,15 +214,17 @@ curl_json() {
     [[ $got == "$3" ]] || { cat "$work/body" >&2; die "$1 $2: expected $3, got $got"; }
 }
 
-# As the chart runs the image: read-only root filesystem, a tmpfs at /tmp, non-root; first
-# the pre-install hook's `session-backend init-db` (idempotent on the compose database),
-# then gunicorn, which must become ready.
+# As the chart runs the image: read-only root filesystem, a tmpfs at /tmp, non-root, the image's
+# ENVIRONMENT=production with a key from API_KEYS (the chart's auth.existingSecret); first the
+# pre-install hook's `session-backend init-db` (idempotent on the compose database), then gunicorn,
+# which must become ready and accept only that key.
 check_readonly_pod() {
-    local network db_url port name=$PROJECT-readonly
+    local network db_url port key name=$PROJECT-readonly
     network=$(podman inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$(container_of postgres)")
     db_url=postgresql://postgres:password@postgres:5432/sessions
+    key=sb_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
     local run=(podman run --rm --read-only --tmpfs /tmp --user 10001:10001 --network "$network"
-        -e DATABASE_URL="$db_url")
+        -e DATABASE_URL="$db_url" -e API_KEYS="container-test:$key")
     "${run[@]}" "$IMAGE" session-backend init-db >"$work/init-db.log" 2>&1 ||
         { cat "$work/init-db.log" >&2; die "session-backend init-db in a read-only container"; }
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -230,7 +232,15 @@ check_readonly_pod() {
     "${run[@]}" -d --name "$name" -p "127.0.0.1:$port:8000" "$IMAGE" >/dev/null
     readonly_container=$name
     wait_http_ok "http://127.0.0.1:$port/health/ready" 60
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/sessions") == 401 ]] ||
+        die "production container answered an API request without a key"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" \
+        "http://127.0.0.1:$port/api/v1/sessions") == 200 ]] || die "production container refused its API key"
     podman stop --time 30 "$name" >/dev/null
+    # The key was seeded into the compose database; revoke it, so the stack is keyless (open) again.
+    "${run[@]}" "$IMAGE" session-backend keys revoke \
+        "$(python3 -c 'import hashlib, sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest()[:16])' "$key")" \
+        >"$work/revoke.log" 2>&1 || { cat "$work/revoke.log" >&2; die "session-backend keys revoke"; }
     readonly_container=""
 }
 
@@ -260,7 +270,7 @@ run_stack() {
 
     step "the Helm pod shape: read-only root filesystem, init-db Job, then gunicorn"
     check_readonly_pod
-    log "session-backend init-db and gunicorn work with a read-only root and a /tmp tmpfs"
+    log "init-db and gunicorn work read-only with a /tmp tmpfs; production answers its API key only"
 
     step "data survives restarts of session-api and of postgres"
     local sid="container-test-$(date +%s)-$$"
