@@ -43,30 +43,43 @@ def _wait_until_gone(path, deadline_seconds: float = 60) -> bool:
     return not path.exists()
 
 
-def test_make_run_serves_health_on_the_embedded_database():
+class MakeRun:
+    """`make run` with no DATABASE_URL, on an embedded PostgreSQL under ``data_dir``."""
+
+    def __init__(self, data_dir) -> None:
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "MakeRun":
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MAKEFLAGS", "MAKELEVEL")}
+        env.update(API_PORT=str(self.port), EMBEDDED_PGDATA=str(self.data_dir), WEB_CONCURRENCY="1")
+        self.process = subprocess.Popen(
+            ["make", "run"], cwd=PROJECT_ROOT, env=env, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        _wait_for_health(self.base_url, self.process)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=60)
+        self.stopped_cleanly = _wait_until_gone(self.data_dir / "postmaster.pid")
+
+
+def test_make_run_serves_health_on_the_embedded_database_and_keeps_data_across_restarts():
     data_dir = PROJECT_ROOT / ".data" / "quickstart-test"
     shutil.rmtree(data_dir, ignore_errors=True)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MAKEFLAGS", "MAKELEVEL")}
-    env.update(API_PORT=str(port), EMBEDDED_PGDATA=str(data_dir), WEB_CONCURRENCY="1")
-    process = subprocess.Popen(
-        ["make", "run"], cwd=PROJECT_ROOT, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(base_url, process)
-        health = requests.get(f"{base_url}/health", timeout=5)
-        database = requests.get(f"{base_url}/health/db", timeout=5)
-        created = requests.post(f"{base_url}/api/v1/sessions", json={"session_id": "quickstart"}, timeout=5)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
-    stopped = _wait_until_gone(data_dir / "postmaster.pid")
+    with MakeRun(data_dir) as first:
+        health = requests.get(f"{first.base_url}/health", timeout=5)
+        database = requests.get(f"{first.base_url}/health/db", timeout=5)
+        created = requests.post(f"{first.base_url}/api/v1/sessions", json={"session_id": "quickstart"}, timeout=5)
+    with MakeRun(data_dir) as second:
+        kept = requests.get(f"{second.base_url}/api/v1/sessions/quickstart", timeout=5)
 
     assert health.json()["status"] == "healthy"
     assert database.json() == {"status": "healthy", "database": "connected"}
     assert created.status_code == 201
-    assert (data_dir / "PG_VERSION").exists()
-    assert stopped, "the embedded PostgreSQL was not stopped with the service"
+    assert kept.status_code == 200 and kept.json()["created_at"] == created.json()["created_at"]
+    assert first.stopped_cleanly and second.stopped_cleanly, "the embedded PostgreSQL was not stopped with the service"
     shutil.rmtree(data_dir, ignore_errors=True)
