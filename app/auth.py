@@ -73,7 +73,8 @@ def authenticate() -> None:
         return
     _seed_configured_keys(current_app)
     key = _presented_key()
-    if key:
+    if key is not None:
+        # A key that was sent is checked even when the service runs open: a typo must not pass.
         g.namespace = _namespace_of(key)
     elif not settings.production and not queries.any_active_api_key(get_db()):
         g.namespace = DEFAULT_NAMESPACE

@@ -165,8 +165,9 @@ def test_without_any_key_the_default_namespace_is_open(client):
     assert client.get(f"{SESSIONS}/s").status_code == 200
 
 
-def test_without_any_key_an_unknown_key_is_still_refused(client):
-    assert client.get(SESSIONS, headers=_as("sb_made-up-key-0000")).status_code == 401
+@pytest.mark.parametrize("headers", [_as("sb_made-up-key-0000"), {"Authorization": "Basic dXNlcjpwYXNz"}, {"X-API-Key": ""}])
+def test_without_any_key_a_sent_key_is_still_checked(client, headers):
+    assert client.get(SESSIONS, headers=headers).status_code == 401
 
 
 def _settings(**changes):
