@@ -52,6 +52,18 @@ def _f(value: Any, digits: int = 2) -> str:
     return "-" if value is None else f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
+def soak_table(s: dict[str, Any]) -> str:
+    """A soak's summary as a plain-text table."""
+    return _rows(f"Soak ({s['clients']} clients, {s['seconds']:.0f} s, worker kill + PostgreSQL restart)", [
+        ("acknowledged", "lost", "duplicates", "corrupt", "HTTP errors by kind", "failed after retries",
+         "database down s", "recovery s", "after worker kill s"),
+        (_f(s["acknowledged"], 0), _f(s["lost"], 0), _f(s["duplicates"], 0), _f(s["corrupt"], 0),
+         ", ".join(f"{k}: {v}" for k, v in s["http_errors"].items()) or "none",
+         ", ".join(f"{k}: {v}" for k, v in s["failures_after_retries"].items()) or "none",
+         _f(s["database_down_seconds"]), _f(s["recovery_seconds"]), _f(s["worker_kill_recovery_seconds"])),
+    ])
+
+
 def table(results: dict[str, Any]) -> str:
     """The whole run as plain-text tables."""
     floor = results["floor"]
@@ -107,14 +119,7 @@ def table(results: dict[str, Any]) -> str:
         ("client: process RSS before / peak", f"{_f(cm['rss_before_mb'], 1)} / {_f(cm['rss_peak_mb'], 1)}"),
     ]))
     if results.get("soak"):
-        s = results["soak"]
-        parts.append(_rows(f"Soak ({s['clients']} clients, {s['seconds']:.0f} s, worker kill + PostgreSQL restart)", [
-            ("acknowledged", "lost", "duplicates", "HTTP errors by kind", "failed after retries", "recovery s"),
-            (_f(s["acknowledged"], 0), _f(s["lost"], 0), _f(s["duplicates"], 0),
-             ", ".join(f"{k}: {v}" for k, v in s["http_errors"].items()) or "none",
-             ", ".join(f"{k}: {v}" for k, v in s["failures_after_retries"].items()) or "none",
-             _f(s["recovery_seconds"])),
-        ]))
+        parts.append(soak_table(results["soak"]))
     rows = [("target", "limit", "measured", "met", "x limit")]
     for t in results["targets"]:
         met = "-" if t["met"] is None else "yes" if t["met"] else "NO"

@@ -22,8 +22,9 @@ from typing import Any
 
 import requests
 
-from . import DATA_DIR, RESULTS_DIR
+from . import DATA_DIR, RESULTS_DIR, ROOT
 from .faults import ErrorLog, OwnPostgres
+from .report import soak_table
 from .server import Gunicorn
 from .stats import TEXT
 
@@ -151,9 +152,11 @@ def main() -> None:
     clients, seconds = int(os.environ.get("SOAK_CLIENTS", 16)), float(os.environ.get("SOAK_SECONDS", 60))
     print(f"soak: {clients} clients for {seconds:.0f} s; worker SIGKILL at 25%, PostgreSQL restart at 50%", flush=True)
     summary = run(clients, seconds)
-    print(json.dumps(summary, indent=2))
+    print(soak_table(summary))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / f"soak-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json").write_text(json.dumps(summary, indent=2))
+    path = RESULTS_DIR / f"soak-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(summary, indent=2))
+    print(f"soak: results written to {path.relative_to(ROOT)}")
     ok = (summary["lost"] == summary["duplicates"] == summary["corrupt"] == 0
           and not summary["unexpected_error_kinds"] and not summary["failures_after_retries"])
     print("soak: PASS" if ok else "soak: FAIL")
