@@ -6,21 +6,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import requests
 
+from bench.server import free_port
 from helpers import PROJECT_ROOT
 
 STARTUP_DEADLINE_SECONDS = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for_health(base_url: str, process: subprocess.Popen) -> None:
@@ -48,7 +42,7 @@ class MakeRun:
 
     def __init__(self, data_dir) -> None:
         self.data_dir = data_dir
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> "MakeRun":
