@@ -26,42 +26,50 @@ RETURNING message_id;
 
 -- name: list_messages_ascending(namespace, session_id, agent_id, after, limit, offset, page, include_total)$
 -- A page in message_id order; `after` is a keyset bound (-1 for none). NULL when the agent does
--- not exist. One extra row is read to tell whether another page follows. Counting every message
--- for `total` costs more than a deep page itself, so a client paging by keyset can skip it.
-WITH page AS MATERIALIZED (
-    SELECT m, m.message_id FROM session_messages AS m
-    WHERE m.namespace = :namespace AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id > :after
-    ORDER BY m.message_id LIMIT :limit + 1 OFFSET :offset
-), shown AS (
-    SELECT * FROM page ORDER BY message_id LIMIT :limit
-)
+-- not exist. Rows are turned into JSON once, straight from the index scan: materialising whole
+-- rows first doubled the cost of a page. An index probe past the last id tells whether another
+-- page follows. Counting every message for `total` costs more than a deep page itself, so a
+-- client paging by keyset can skip it.
 SELECT json_build_object(
-    'messages', coalesce((SELECT json_agg(message_json(m) ORDER BY message_id) FROM shown), '[]'::json),
+    'messages', coalesce(p.messages, '[]'::json),
     'total', CASE WHEN :include_total THEN
         (SELECT count(*) FROM session_messages AS c
          WHERE c.namespace = a.namespace AND c.session_id = a.session_id AND c.agent_id = a.agent_id) END,
     'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit,
-    'next_after', CASE WHEN (SELECT count(*) FROM page) > :limit THEN (SELECT max(message_id) FROM shown) END
+    'next_after', CASE WHEN EXISTS (
+        SELECT FROM session_messages AS n
+        WHERE n.namespace = a.namespace AND n.session_id = a.session_id AND n.agent_id = a.agent_id
+          AND n.message_id > p.last_id) THEN p.last_id END
 )::text
 FROM session_agents AS a
+CROSS JOIN LATERAL (
+    SELECT json_agg(message_json(m) ORDER BY m.message_id) AS messages, max(m.message_id) AS last_id
+    FROM (SELECT * FROM session_messages AS m
+          WHERE m.namespace = a.namespace AND m.session_id = a.session_id AND m.agent_id = a.agent_id
+            AND m.message_id > :after
+          ORDER BY m.message_id LIMIT :limit OFFSET :offset) AS m
+) AS p
 WHERE a.namespace = :namespace AND a.session_id = :session_id AND a.agent_id = :agent_id;
 
 -- name: list_messages_descending(namespace, session_id, agent_id, after, limit, offset, page, include_total)$
 -- The same page in reverse order; `after` bounds from above (2147483647 + 1 for none).
-WITH page AS MATERIALIZED (
-    SELECT m, m.message_id FROM session_messages AS m
-    WHERE m.namespace = :namespace AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id < :after
-    ORDER BY m.message_id DESC LIMIT :limit + 1 OFFSET :offset
-), shown AS (
-    SELECT * FROM page ORDER BY message_id DESC LIMIT :limit
-)
 SELECT json_build_object(
-    'messages', coalesce((SELECT json_agg(message_json(m) ORDER BY message_id DESC) FROM shown), '[]'::json),
+    'messages', coalesce(p.messages, '[]'::json),
     'total', CASE WHEN :include_total THEN
         (SELECT count(*) FROM session_messages AS c
          WHERE c.namespace = a.namespace AND c.session_id = a.session_id AND c.agent_id = a.agent_id) END,
     'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit,
-    'next_after', CASE WHEN (SELECT count(*) FROM page) > :limit THEN (SELECT min(message_id) FROM shown) END
+    'next_after', CASE WHEN EXISTS (
+        SELECT FROM session_messages AS n
+        WHERE n.namespace = a.namespace AND n.session_id = a.session_id AND n.agent_id = a.agent_id
+          AND n.message_id < p.last_id) THEN p.last_id END
 )::text
 FROM session_agents AS a
+CROSS JOIN LATERAL (
+    SELECT json_agg(message_json(m) ORDER BY m.message_id DESC) AS messages, min(m.message_id) AS last_id
+    FROM (SELECT * FROM session_messages AS m
+          WHERE m.namespace = a.namespace AND m.session_id = a.session_id AND m.agent_id = a.agent_id
+            AND m.message_id < :after
+          ORDER BY m.message_id DESC LIMIT :limit OFFSET :offset) AS m
+) AS p
 WHERE a.namespace = :namespace AND a.session_id = :session_id AND a.agent_id = :agent_id;
