@@ -19,6 +19,16 @@ def _printable_without_slashes(value: str) -> None:
         raise ValidationError("must be printable and contain no '/' or '\\'")
 
 
+def is_identifier(value: str) -> bool:
+    """Whether ``value`` passes :func:`Identifier`'s rules, without building error messages."""
+    return 0 < len(value) <= 255 and value.isprintable() and "/" not in value and "\\" not in value
+
+
+def is_message_id(value: str) -> bool:
+    """Whether ``value`` is a message id written plainly in decimal (other spellings go to the schema)."""
+    return value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= MAX_MESSAGE_ID
+
+
 def Identifier(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
     """A session, agent or multi-agent id: 1-255 printable characters without slashes."""
     return fields.String(validate=[validate.Length(1, 255), _printable_without_slashes], **kwargs)

@@ -115,3 +115,24 @@ def test_logs_are_json_lines_with_the_request_id(client, capsys):
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert {"level": "WARNING", "logger": "app.test", "message": "probe", "k": 1}.items() <= lines[-1].items()
+
+
+PATH_VALUES = [*GOOD_IDS, *BAD_IDS, "0", "7", "2147483647", "2147483648", "-1", "+5", " 5", "05", "٣", "1e3", "99999999999"]
+
+
+@pytest.mark.parametrize("value", PATH_VALUES)
+def test_the_plain_path_checks_agree_with_the_path_schema(value):
+    # The views skip the schema when these checks pass, so they must never pass a value it refuses.
+    from marshmallow import ValidationError
+
+    from app.schemas import PathParams, is_identifier, is_message_id
+
+    for name, plain_check in (("session_id", is_identifier), ("message_id", is_message_id)):
+        try:
+            loaded = PathParams().load({name: value})[name]
+        except ValidationError:
+            loaded = None
+        if plain_check(value):
+            assert loaded is not None and loaded == (int(value) if name == "message_id" else value)
+        elif name == "session_id":
+            assert loaded is None
