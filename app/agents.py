@@ -27,7 +27,7 @@ def create_agent(session_id: str) -> Response:
         409: {$ref: '#/components/responses/Conflict'}
     """
     data = load_json(AGENT_CREATE_SCHEMA)
-    return json_response(queries.create_agent(get_db(), namespace=g.namespace, session_id=session_id, **data), 201)
+    return json_response(queries.create_agent(get_db(), **g.caller, session_id=session_id, **data), 201)
 
 
 @bp.get("")
@@ -40,7 +40,7 @@ def list_agents(session_id: str) -> Response:
         200: {description: The agents, content: {application/json: {schema: AgentList}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    return json_response(found(queries.list_agents(get_db(), namespace=g.namespace, session_id=session_id), "session"))
+    return json_response(found(queries.list_agents(get_db(), **g.caller, session_id=session_id), "session"))
 
 
 @bp.get("/<agent_id>")
@@ -54,7 +54,7 @@ def get_agent(session_id: str, agent_id: str) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
     """
     return json_response(
-        found(queries.get_agent(get_db(), namespace=g.namespace, session_id=session_id, agent_id=agent_id), "agent")
+        found(queries.get_agent(get_db(), **g.caller, session_id=session_id, agent_id=agent_id), "agent")
     )
 
 
@@ -70,7 +70,7 @@ def update_agent(session_id: str, agent_id: str) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
     """
     data = load_json(AGENT_UPDATE_SCHEMA)
-    body = queries.update_agent(get_db(), namespace=g.namespace, session_id=session_id, agent_id=agent_id, **data)
+    body = queries.update_agent(get_db(), **g.caller, session_id=session_id, agent_id=agent_id, **data)
     return json_response(found(body, "agent"))
 
 
@@ -84,5 +84,5 @@ def delete_agent(session_id: str, agent_id: str) -> Response:
         204: {description: Deleted}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    found(queries.delete_agent(get_db(), namespace=g.namespace, session_id=session_id, agent_id=agent_id), "agent")
+    found(queries.delete_agent(get_db(), **g.caller, session_id=session_id, agent_id=agent_id), "agent")
     return no_content()

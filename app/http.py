@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from marshmallow import Schema
 
+from . import auth
 from .errors import BadRequestError, NotFoundError, RequestValidationError
 from .schemas import PathParams, is_identifier, is_message_id
 
@@ -34,8 +35,14 @@ def no_content() -> Response:
 
 
 def found(body: str | None, what: str) -> str:
-    """Return ``body``, or raise NotFoundError naming ``what`` when the query found nothing."""
+    """Return ``body``, or raise NotFoundError naming ``what`` when the query found nothing.
+
+    Raises:
+        NotFoundError: for a caller whose key is valid.
+        psycopg2.errors.InvalidAuthorizationSpecification: for any other (answered 401).
+    """
     if body is None:
+        auth.verify_caller()
         raise NotFoundError(f"{what} not found")
     return body
 

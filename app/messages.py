@@ -34,7 +34,7 @@ def create_message(session_id: str, agent_id: str) -> Response:
     """
     data = load_json(MESSAGE_CREATE_SCHEMA)
     return json_response(
-        queries.create_message(get_db(), namespace=g.namespace, session_id=session_id, agent_id=agent_id, **data), 201
+        queries.create_message(get_db(), **g.caller, session_id=session_id, agent_id=agent_id, **data), 201
     )
 
 
@@ -59,7 +59,7 @@ def list_messages(session_id: str, agent_id: str) -> Response:
         list_page, after = queries.list_messages_ascending, query.get("after", _BEFORE_FIRST_ID)
     body = list_page(
         get_db(),
-        namespace=g.namespace,
+        **g.caller,
         session_id=session_id,
         agent_id=agent_id,
         after=after,
@@ -82,7 +82,7 @@ def get_message(session_id: str, agent_id: str, message_id: int) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
     """
     body = queries.get_message(
-        get_db(), namespace=g.namespace, session_id=session_id, agent_id=agent_id, message_id=message_id
+        get_db(), **g.caller, session_id=session_id, agent_id=agent_id, message_id=message_id
     )
     return json_response(found(body, "message"))
 
@@ -100,7 +100,7 @@ def update_message(session_id: str, agent_id: str, message_id: int) -> Response:
     """
     data = load_json(MESSAGE_UPDATE_SCHEMA)
     body = queries.update_message(
-        get_db(), namespace=g.namespace, session_id=session_id, agent_id=agent_id, message_id=message_id, **data
+        get_db(), **g.caller, session_id=session_id, agent_id=agent_id, message_id=message_id, **data
     )
     return json_response(found(body, "message"))
 
@@ -117,7 +117,7 @@ def delete_message(session_id: str, agent_id: str, message_id: int) -> Response:
     """
     found(
         queries.delete_message(
-            get_db(), namespace=g.namespace, session_id=session_id, agent_id=agent_id, message_id=message_id
+            get_db(), **g.caller, session_id=session_id, agent_id=agent_id, message_id=message_id
         ),
         "message",
     )

@@ -29,7 +29,7 @@ def create_multi_agent(session_id: str) -> Response:
     state = load_json(MULTI_AGENT_STATE_SCHEMA)
     body = queries.create_multi_agent(
         get_db(),
-        namespace=g.namespace,
+        **g.caller,
         session_id=session_id,
         multi_agent_id=state["id"],
         state=schemas.json_text(state),
@@ -48,7 +48,7 @@ def get_multi_agent(session_id: str, multi_agent_id: str) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
     """
     body = queries.get_multi_agent(
-        get_db(), namespace=g.namespace, session_id=session_id, multi_agent_id=multi_agent_id
+        get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id
     )
     return json_response(found(body, "multi-agent state"))
 
@@ -69,7 +69,7 @@ def update_multi_agent(session_id: str, multi_agent_id: str) -> Response:
         raise RequestValidationError("body id does not match the path", fields={"id": ["must equal the path id"]})
     body = queries.update_multi_agent(
         get_db(),
-        namespace=g.namespace,
+        **g.caller,
         session_id=session_id,
         multi_agent_id=multi_agent_id,
         state=schemas.json_text(state),
@@ -89,7 +89,7 @@ def delete_multi_agent(session_id: str, multi_agent_id: str) -> Response:
     """
     found(
         queries.delete_multi_agent(
-            get_db(), namespace=g.namespace, session_id=session_id, multi_agent_id=multi_agent_id
+            get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id
         ),
         "multi-agent",
     )

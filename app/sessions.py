@@ -43,7 +43,7 @@ def create_session() -> Response:
         409: {$ref: '#/components/responses/Conflict'}
     """
     data = load_json(SESSION_CREATE_SCHEMA)
-    return json_response(queries.create_session(get_db(), namespace=g.namespace, **data), 201)
+    return json_response(queries.create_session(get_db(), **g.caller, **data), 201)
 
 
 @bp.get("")
@@ -61,7 +61,7 @@ def list_sessions() -> Response:
     created_at, session_id = _decode_cursor(query["cursor"]) if "cursor" in query else (None, None)
     body = queries.list_sessions(
         get_db(),
-        namespace=g.namespace,
+        **g.caller,
         cursor_created_at=created_at,
         cursor_session_id=session_id,
         limit=limit,
@@ -81,7 +81,7 @@ def get_session(session_id: str) -> Response:
         200: {description: The session, content: {application/json: {schema: Session}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    return json_response(found(queries.get_session(get_db(), namespace=g.namespace, session_id=session_id), "session"))
+    return json_response(found(queries.get_session(get_db(), **g.caller, session_id=session_id), "session"))
 
 
 @bp.put("/<session_id>")
@@ -96,7 +96,7 @@ def update_session(session_id: str) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
     """
     data = load_json(SESSION_UPDATE_SCHEMA)
-    body = queries.update_session(get_db(), namespace=g.namespace, session_id=session_id, **data)
+    body = queries.update_session(get_db(), **g.caller, session_id=session_id, **data)
     return json_response(found(body, "session"))
 
 
@@ -110,5 +110,5 @@ def delete_session(session_id: str) -> Response:
         204: {description: Deleted}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    found(queries.delete_session(get_db(), namespace=g.namespace, session_id=session_id), "session")
+    found(queries.delete_session(get_db(), **g.caller, session_id=session_id), "session")
     return no_content()

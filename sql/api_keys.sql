@@ -9,19 +9,16 @@ RETURNING key_id;
 INSERT INTO api_keys (key_id, namespace, secret_hash) VALUES (:key_id, :namespace, :secret_hash)
 ON CONFLICT (key_id) DO NOTHING;
 
--- name: authenticate_api_key(key_id)^
--- The key's namespace, hash and whether it is revoked; records the use at most once a minute,
--- so a busy key does not write on every request.
-WITH found AS (
-    SELECT key_id, namespace, secret_hash, revoked_at FROM api_keys WHERE key_id = :key_id
-), touched AS (
-    UPDATE api_keys AS k SET last_used_at = now()
-    FROM found
-    WHERE k.key_id = found.key_id AND found.revoked_at IS NULL
-      AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute')
-    RETURNING k.key_id
-)
-SELECT namespace, secret_hash, revoked_at IS NOT NULL AS revoked FROM found;
+-- name: caller_namespace(key_hash, keyless)$
+-- The check every resource query makes, on its own: for answers that found nothing, whose query
+-- may not have needed the key, and at start.
+SELECT caller_namespace(:key_hash, :keyless);
+
+-- name: record_api_key_use(key_hash)!
+-- At most one write a minute per key, so a busy key does not write on every request.
+UPDATE api_keys SET last_used_at = now()
+WHERE key_id = left(:key_hash, 16) AND secret_hash = :key_hash AND revoked_at IS NULL
+  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
 
 -- name: any_active_api_key()$
 SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);

@@ -1,30 +1,31 @@
--- Messages of an agent. Each query is one statement, so each request is one transaction.
+-- Messages of an agent. Each query is one statement, so each request is one transaction and one round
+-- trip: `(SELECT caller_namespace(:key_hash, :keyless))` checks the caller's API key inside it.
 
--- name: create_message(namespace, session_id, agent_id, message_id, message, redact_message, created_at, updated_at)$
+-- name: create_message(key_hash, keyless, session_id, agent_id, message_id, message, redact_message, created_at, updated_at)$
 -- A missing session or agent violates session_messages_agent_fkey (404); a duplicate
 -- message_id, session_messages_pkey (409).
 INSERT INTO session_messages AS m
     (namespace, session_id, agent_id, message_id, message, redact_message, created_at, updated_at)
-VALUES (:namespace, :session_id, :agent_id, :message_id, :message, :redact_message,
+VALUES ((SELECT caller_namespace(:key_hash, :keyless)), :session_id, :agent_id, :message_id, :message, :redact_message,
         coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
 RETURNING message_json(m)::text;
 
--- name: get_message(namespace, session_id, agent_id, message_id)$
+-- name: get_message(key_hash, keyless, session_id, agent_id, message_id)$
 SELECT message_json(m)::text FROM session_messages AS m
-WHERE m.namespace = :namespace AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id = :message_id;
+WHERE m.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id = :message_id;
 
--- name: update_message(message, redact_message, namespace, session_id, agent_id, message_id)$
+-- name: update_message(message, redact_message, key_hash, keyless, session_id, agent_id, message_id)$
 UPDATE session_messages AS m
 SET message = :message, redact_message = :redact_message, updated_at = now()
-WHERE m.namespace = :namespace AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id = :message_id
+WHERE m.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id = :message_id
 RETURNING message_json(m)::text;
 
--- name: delete_message(namespace, session_id, agent_id, message_id)$
+-- name: delete_message(key_hash, keyless, session_id, agent_id, message_id)$
 DELETE FROM session_messages
-WHERE namespace = :namespace AND session_id = :session_id AND agent_id = :agent_id AND message_id = :message_id
+WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND session_id = :session_id AND agent_id = :agent_id AND message_id = :message_id
 RETURNING message_id;
 
--- name: list_messages_ascending(namespace, session_id, agent_id, after, limit, offset, page, include_total)$
+-- name: list_messages_ascending(key_hash, keyless, session_id, agent_id, after, limit, offset, page, include_total)$
 -- A page in message_id order; `after` is a keyset bound (-1 for none). NULL when the agent does
 -- not exist. Rows are turned into JSON once, straight from the index scan: materialising whole
 -- rows first doubled the cost of a page. An index probe past the last id tells whether another
@@ -49,9 +50,9 @@ CROSS JOIN LATERAL (
             AND m.message_id > :after
           ORDER BY m.message_id LIMIT :limit OFFSET :offset) AS m
 ) AS p
-WHERE a.namespace = :namespace AND a.session_id = :session_id AND a.agent_id = :agent_id;
+WHERE a.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND a.session_id = :session_id AND a.agent_id = :agent_id;
 
--- name: list_messages_descending(namespace, session_id, agent_id, after, limit, offset, page, include_total)$
+-- name: list_messages_descending(key_hash, keyless, session_id, agent_id, after, limit, offset, page, include_total)$
 -- The same page in reverse order; `after` bounds from above (2147483647 + 1 for none).
 SELECT json_build_object(
     'messages', coalesce(p.messages, '[]'::json),
@@ -72,4 +73,4 @@ CROSS JOIN LATERAL (
             AND m.message_id < :after
           ORDER BY m.message_id DESC LIMIT :limit OFFSET :offset) AS m
 ) AS p
-WHERE a.namespace = :namespace AND a.session_id = :session_id AND a.agent_id = :agent_id;
+WHERE a.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND a.session_id = :session_id AND a.agent_id = :agent_id;

@@ -1,30 +1,34 @@
--- Sessions of a namespace. Each query is one statement, so each request is one transaction.
+-- Sessions of a namespace. Each query is one statement, so each request is one transaction and one round
+-- trip: `(SELECT caller_namespace(:key_hash, :keyless))` checks the caller's API key inside it.
 
--- name: create_session(namespace, session_id, session_type, created_at, updated_at)$
+-- name: create_session(key_hash, keyless, session_id, session_type, created_at, updated_at)$
 -- A duplicate session_id violates sessions_pkey, which the service answers with 409.
 INSERT INTO sessions AS s (namespace, session_id, session_type, created_at, updated_at)
-VALUES (:namespace, :session_id, :session_type, coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
+VALUES ((SELECT caller_namespace(:key_hash, :keyless)), :session_id, :session_type, coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
 RETURNING session_json(s)::text;
 
--- name: get_session(namespace, session_id)$
-SELECT session_json(s)::text FROM sessions AS s WHERE s.namespace = :namespace AND s.session_id = :session_id;
+-- name: get_session(key_hash, keyless, session_id)$
+SELECT session_json(s)::text FROM sessions AS s WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND s.session_id = :session_id;
 
--- name: update_session(session_type, namespace, session_id)$
+-- name: update_session(session_type, key_hash, keyless, session_id)$
 UPDATE sessions AS s
 SET session_type = coalesce(:session_type, s.session_type), updated_at = now()
-WHERE s.namespace = :namespace AND s.session_id = :session_id
+WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND s.session_id = :session_id
 RETURNING session_json(s)::text;
 
--- name: delete_session(namespace, session_id)$
+-- name: delete_session(key_hash, keyless, session_id)$
 -- Agents, messages and multi-agent state go with it (ON DELETE CASCADE).
-DELETE FROM sessions WHERE namespace = :namespace AND session_id = :session_id RETURNING session_id;
+DELETE FROM sessions WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND session_id = :session_id RETURNING session_id;
 
--- name: list_sessions(namespace, cursor_created_at, cursor_session_id, limit, offset, page)$
+-- name: list_sessions(key_hash, keyless, cursor_created_at, cursor_session_id, limit, offset, page)$
 -- Newest first. The cursor is the (created_at, session_id) of the last row shown, hex-encoded JSON.
-WITH page AS MATERIALIZED (
+-- The outer SELECT reads `caller`, so the key is checked even when no session would be scanned.
+WITH caller AS MATERIALIZED (
+    SELECT caller_namespace(:key_hash, :keyless) AS namespace
+), page AS MATERIALIZED (
     SELECT s, s.created_at, s.session_id
     FROM sessions AS s
-    WHERE s.namespace = :namespace
+    WHERE s.namespace = (SELECT namespace FROM caller)
       AND (:cursor_created_at::timestamptz IS NULL
            OR (s.created_at, s.session_id) < (:cursor_created_at::timestamptz, :cursor_session_id::varchar))
     ORDER BY s.created_at DESC, s.session_id DESC
@@ -40,4 +44,5 @@ SELECT json_build_object(
         (SELECT encode(convert_to(json_build_array(iso_utc(created_at), session_id)::text, 'UTF8'), 'hex') FROM last)
     END,
     'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit
-)::text;
+)::text
+FROM caller;

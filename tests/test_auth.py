@@ -9,9 +9,15 @@ import pytest
 
 from app import create_app, db
 from app.auth import fingerprint
-from helpers import SESSIONS, agent_url, error_of, message_url
+from helpers import SESSIONS, agent_url, error_of, execute, message_url
 
 STATE = {"id": "swarm", "status": "executing"}
+TABLE_SNAPSHOT = """
+    SELECT (SELECT json_agg(s ORDER BY session_id)::text FROM sessions AS s),
+           (SELECT json_agg(a ORDER BY agent_id)::text FROM session_agents AS a),
+           (SELECT json_agg(m ORDER BY message_id)::text FROM session_messages AS m),
+           (SELECT json_agg(x ORDER BY multi_agent_id)::text FROM multi_agents AS x)
+"""
 
 
 def _key_for(runner, namespace: str) -> tuple[str, str]:
@@ -112,6 +118,69 @@ def test_missing_malformed_and_unknown_keys_are_401(client, keys, headers):
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert error_of(response) == {**error_of(response), "error": "AuthenticationError", "message": "missing or invalid API key"}
+
+
+@pytest.mark.parametrize("method, path, body", OTHER_NAMESPACE_REQUESTS, ids=[f"{m} {p}" for m, p, _ in OTHER_NAMESPACE_REQUESTS])
+@pytest.mark.parametrize("target", ["exists", "missing"])
+def test_every_request_with_a_bad_key_is_401_and_changes_nothing(client, keys, clean_db, method, path, body, target):
+    # Each query checks the key itself, and a query that finds nothing may not have needed it:
+    # the answer must still be 401, never 404 or 200, whether or not the target exists.
+    if target == "exists":
+        a_owns_everything = _as(keys["team-a"][1])
+        assert client.post(SESSIONS, json={"session_id": "s"}, headers=a_owns_everything).status_code == 201
+        body_a = {"agent_id": "a", "state": {}, "conversation_manager_state": {}}
+        assert client.post(agent_url("s"), json=body_a, headers=a_owns_everything).status_code == 201
+        message = {"message_id": 0, "message": {"role": "user"}}
+        assert client.post(message_url("s", "a"), json=message, headers=a_owns_everything).status_code == 201
+        assert client.post(f"{SESSIONS}/s/multi-agents", json=STATE, headers=a_owns_everything).status_code == 201
+    before = execute(clean_db, TABLE_SNAPSHOT)
+
+    for headers in ({}, _as("sb_not-a-key-we-issued")):
+        response = client.open(path, method=method, json=body, headers=headers)
+
+        assert response.status_code == 401, (headers, response.get_json())
+        assert error_of(response)["error"] == "AuthenticationError"
+    assert execute(clean_db, TABLE_SNAPSHOT) == before
+
+
+def test_listing_sessions_of_an_empty_database_with_a_bad_key_is_401(client, keys, clean_db):
+    assert execute(clean_db, "SELECT count(*) FROM sessions") == [(0,)]
+
+    assert client.get(SESSIONS, headers=_as("sb_not-a-key-we-issued")).status_code == 401
+
+
+@pytest.fixture
+def planner_without_indexes(clean_db):
+    """New connections to the test database plan with sequential scans only."""
+    settings = ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan")
+    for setting in settings:
+        execute(clean_db, f"DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET {setting} = off', current_database()); END $$")
+    yield clean_db
+    execute(clean_db, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET ALL', current_database()); END $$")
+
+
+def test_a_bad_key_is_401_even_when_the_query_never_needed_the_key(planner_without_indexes, keys):
+    # A sequential scan of an empty table evaluates no condition, so the query's own key check
+    # never runs; the view's second check must still refuse the caller.
+    app = create_app({"TESTING": True, "DATABASE_URL": planner_without_indexes})
+    try:
+        client = app.test_client()
+        assert client.get(f"{SESSIONS}/nothing", headers=_as(keys["team-a"][1])).status_code == 404
+        for headers in ({}, _as("sb_not-a-key-we-issued")):
+            assert client.get(f"{SESSIONS}/nothing", headers=headers).status_code == 401
+            assert client.get(agent_url("nothing", "a"), headers=headers).status_code == 401
+            assert client.delete(message_url("nothing", "a", 0), headers=headers).status_code == 401
+    finally:
+        db.close_pool(app)
+
+
+def test_a_key_in_use_records_when_it_was_last_used(client, keys, clean_db):
+    key_id, key = keys["team-a"]
+    assert execute(clean_db, "SELECT last_used_at FROM api_keys WHERE key_id = %s", (key_id,)) == [(None,)]
+
+    assert client.get(SESSIONS, headers=_as(key)).status_code == 200
+
+    assert execute(clean_db, "SELECT last_used_at IS NOT NULL FROM api_keys WHERE key_id = %s", (key_id,)) == [(True,)]
 
 
 def test_x_api_key_header_is_accepted(client, keys):

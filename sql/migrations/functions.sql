@@ -34,3 +34,31 @@ CREATE OR REPLACE FUNCTION message_json(m session_messages) RETURNS json
         'redact_message', m.redact_message,
         'created_at', iso_utc(m.created_at),
         'updated_at', iso_utc(m.updated_at));
+
+-- The namespace every query of a request is scoped to, checked inside that query so a request
+-- costs one round trip. key_hash is the SHA-256 (hex) of the key the caller sent, or NULL;
+-- keyless says what a request without a key gets: 'open' (AUTH_DISABLED: the default namespace),
+-- 'until-first-key' (the default namespace while no active key exists) or 'refused'.
+-- Raises SQLSTATE 28000, which the service answers with 401. Only hashes are compared, so the
+-- comparison's timing tells an attacker nothing about a key.
+CREATE OR REPLACE FUNCTION caller_namespace(key_hash text, keyless text) RETURNS text
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+DECLARE
+    found_namespace text;
+BEGIN
+    IF key_hash IS NULL THEN
+        IF keyless = 'open'
+           OR (keyless = 'until-first-key' AND NOT EXISTS (SELECT FROM api_keys WHERE revoked_at IS NULL)) THEN
+            RETURN 'default';
+        END IF;
+    ELSE
+        SELECT k.namespace INTO found_namespace FROM api_keys AS k
+        WHERE k.key_id = left(key_hash, 16) AND k.secret_hash = key_hash AND k.revoked_at IS NULL;
+        IF found_namespace IS NOT NULL THEN
+            RETURN found_namespace;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'missing or invalid API key' USING ERRCODE = 'invalid_authorization_specification';
+END
+$$;
