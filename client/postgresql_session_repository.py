@@ -113,6 +113,19 @@ def _agent_from(data: dict[str, Any]) -> SessionAgent:
     return SessionAgent.from_dict(data)
 
 
+def _session_for(base_url: str) -> requests.Session:
+    """A ``requests.Session`` with the environment's proxy, CA-bundle and certificate settings for
+    ``base_url`` read once. With ``trust_env`` on, requests re-reads them (and ~/.netrc, whose
+    Basic credentials would replace the API key) on every request, a third of a millisecond each."""
+    http = requests.Session()
+    settings = http.merge_environment_settings(base_url, {}, None, None, None)
+    http.trust_env = False
+    http.proxies = settings["proxies"]
+    http.verify = settings["verify"]
+    http.cert = settings["cert"]
+    return http
+
+
 class SyncPostgreSQLSessionRepository(SessionRepository):
     """Synchronous HTTP client for the session backend, usable as a Strands ``SessionRepository``."""
 
@@ -135,13 +148,14 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
             timeout: Seconds to wait for each HTTP request (connect and read).
             api_key: Sent as ``Authorization: Bearer <key>``; defaults to env ``SESSION_BACKEND_API_KEY``.
             max_retries: How often a transient failure (connection error, timeout, 502/503/504) is retried.
-            session: A ``requests.Session`` to use; by default the client creates and owns one.
+            session: A ``requests.Session`` to use, as it is configured; by default the client creates
+                and owns one, which reads proxy and CA-bundle variables from the environment once, here.
         """
         self.base_url = (base_url or os.environ.get("SESSION_BACKEND_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
         self._owns_http = session is None
-        self._http = session if session is not None else requests.Session()
+        self._http = session if session is not None else _session_for(self.base_url)
         self._headers = {"Accept": "application/json"}  # per request, so a caller's session is left unchanged
         api_key = api_key if api_key is not None else os.environ.get("SESSION_BACKEND_API_KEY")
         if api_key:

@@ -357,6 +357,28 @@ def test_defaults_come_from_the_environment(monkeypatch):
         assert "Authorization" not in client._headers
 
 
+def test_a_netrc_entry_for_the_backend_does_not_replace_the_api_key(backend, repo, sid, tmp_path, monkeypatch):
+    # With requests' trust_env, ~/.netrc credentials for the host would overwrite the Bearer header.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password something\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with SyncPostgreSQLSessionRepository(backend.url, timeout=10) as client:
+        client.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
+        assert client.read_session(sid).session_id == sid
+
+
+def test_proxy_variables_are_read_when_the_client_is_made(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with SyncPostgreSQLSessionRepository("http://backend.invalid:9") as client:
+        assert client._http.proxies.get("http") == "http://proxy.invalid:3128"
+    monkeypatch.setenv("NO_PROXY", "backend.invalid")
+    with SyncPostgreSQLSessionRepository("http://backend.invalid:9") as client:
+        assert client._http.proxies == {}
+
+
 class CannedAdapter(HTTPAdapter):
     """Answers the first ``times`` requests with a canned error response, then lets requests through."""
 
