@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import socket
 import sys
 from datetime import datetime, timedelta, timezone
@@ -485,13 +486,19 @@ def test_retried_delete_meeting_404_succeeds(backend, repo, agent_in_session):
 
 
 def test_message_decoding_matches_strands_from_dict():
-    from postgresql_session_repository import _message_from
+    # The client decodes bytes while parsing the response; the result must be what from_dict makes.
+    from postgresql_session_repository import _decode_bytes, _message_from
 
     image = SessionMessage(
-        message={"role": "user", "content": [{"image": {"format": "png", "source": {"bytes": b"\x89PNG\x00\xff"}}}]},
+        message={"role": "user", "content": [{"image": {"format": "png", "source": {"bytes": b"\x89PNG\x00\xff"}}},
+                                             {"document": {"name": "d", "source": {"bytes": b""}}}]},
         message_id=7, redact_message={"role": "user", "content": [{"text": "[image removed]"}]},
     ).to_dict()
     minimal = {"message": {"role": "user", "content": []}, "message_id": 0, "created_at": "x", "updated_at": "y"}
-    for data in (image, {**image, "unknown_field": 1}, minimal):
-        assert _message_from(data) == SessionMessage.from_dict(data)
-    assert _message_from(image).message["content"][0]["image"]["source"]["bytes"] == b"\x89PNG\x00\xff"
+    look_alike = {**minimal, "message": {"role": "user", "content": [{"json": {"__bytes_encoded__": False, "data": "AA=="}},
+                                                                     {"json": {"__bytes_encoded__": True}}]}}
+    for data in (image, {**image, "unknown_field": 1}, minimal, look_alike):
+        parsed = json.loads(json.dumps(data), object_hook=_decode_bytes)
+        assert _message_from(parsed) == SessionMessage.from_dict(data)
+    parsed = json.loads(json.dumps(image), object_hook=_decode_bytes)
+    assert _message_from(parsed).message["content"][0]["image"]["source"]["bytes"] == b"\x89PNG\x00\xff"
