@@ -113,6 +113,14 @@ def _unavailable(exc: Exception) -> Response:
     return error_response(ServiceUnavailableError("database unavailable, retry later"))
 
 
+def _schema_behind(exc: Exception) -> Response:
+    # A deployment error, not the client's: the database lacks a table or function this version
+    # queries, so every request would fail until `init-db` runs. Retrying later is right.
+    logger.error("database schema is older than this version (%s): run `session-backend init-db`",
+                 type(exc).__name__)
+    return error_response(ServiceUnavailableError("database schema is not up to date, retry later"))
+
+
 def _unexpected(exc: Exception) -> Response:
     logger.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
     return error_response(APIError("internal server error"))
@@ -133,4 +141,6 @@ def register_error_handlers(app: Flask) -> None:
     )
     for database_down in (psycopg2.OperationalError, psycopg2.InterfaceError, PoolError):
         app.register_error_handler(database_down, _unavailable)
+    for missing in (pg_errors.UndefinedFunction, pg_errors.UndefinedTable, pg_errors.UndefinedColumn):
+        app.register_error_handler(missing, _schema_behind)
     app.register_error_handler(Exception, _unexpected)

@@ -72,3 +72,31 @@ def test_schema_sql_lists_every_migration_in_order():
     listed = [line.split("/")[-1] for line in (SQL / "schema.sql").read_text().splitlines() if line.startswith("\\ir migrations/")]
 
     assert listed == sorted(path.name for path in (SQL / "migrations").glob("[0-9]*.sql")) + ["functions.sql"]
+
+
+@pytest.fixture
+def previous_release_database(database_url):
+    """A database of the release before caller_namespace(): today's tables, without that function."""
+    name = f"previous_{uuid.uuid4().hex[:12]}"
+    execute(database_url, f'CREATE DATABASE "{name}"')
+    url = _sibling_database(database_url, name)
+    db.apply_schema(url)
+    execute(url, "DROP FUNCTION caller_namespace(text, text)")
+    yield url
+    execute(database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_a_database_behind_the_code_answers_503_until_init_db(previous_release_database, caplog):
+    app = create_app({"TESTING": True, "DATABASE_URL": previous_release_database})
+    client = app.test_client()
+    try:
+        response = client.post(SESSIONS, json={"session_id": "s"})
+
+        assert response.status_code == 503 and response.headers["Retry-After"]
+        assert response.get_json()["detail"]["message"] == "database schema is not up to date, retry later"
+        assert "session-backend init-db" in caplog.text
+
+        assert app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0
+        assert client.post(SESSIONS, json={"session_id": "s"}).status_code == 201
+    finally:
+        db.close_pool(app)
