@@ -61,17 +61,16 @@ def authenticate() -> None:
     if not request.path.startswith("/api/") or request.method == "OPTIONS":
         return
     settings: Settings = current_app.config["SETTINGS"]
-    _seed_configured_keys(current_app)
     if settings.auth_disabled:
         g.caller = {"key_hash": None, "keyless": "open"}
         return
+    _seed_configured_keys(current_app)
     key = _presented_key()
     # A key that was sent is checked even when the service runs open: a typo must not pass.
     key_hash = None if key is None else fingerprint(key)[1]
     g.caller = {"key_hash": key_hash, "keyless": "refused" if settings.production else "until-first-key"}
     if key_hash is not None:
         g.key_id = key_hash[:16]
-        _record_use(key_hash)
 
 
 def verify_caller() -> str:
@@ -86,19 +85,29 @@ def verify_caller() -> str:
     return queries.caller_namespace(get_db(), **g.caller)
 
 
-# key hash -> monotonic time this process last recorded its use; bounded by the number of valid keys.
+# key hash -> monotonic time this process last recorded its use; only accepted keys, at most 10,000.
 _last_recorded: dict[str, float] = {}
 _RECORD_USE_EVERY_SECONDS = 60.0
 
 
-def _record_use(key_hash: str) -> None:
-    """Update the key's last_used_at at most once a minute per process (an invalid key writes nothing)."""
+def _record_use(response: Response) -> Response:
+    """After a request its key was accepted for, update the key's last_used_at, at most once a
+    minute per key and process. Best effort: the request's own work is done and answered."""
+    key_hash = g.get("caller", {}).get("key_hash")
+    # A success or a 404 means the key was checked and accepted; a 422, say, may not have reached it.
+    if key_hash is None or not (response.status_code < 300 or response.status_code == 404):
+        return response
     now = time.monotonic()
     if now - _last_recorded.get(key_hash, -_RECORD_USE_EVERY_SECONDS) < _RECORD_USE_EVERY_SECONDS:
-        return
-    queries.record_api_key_use(get_db(), key_hash=key_hash)
+        return response
+    try:
+        queries.record_api_key_use(get_db(), key_hash=key_hash)
+    except psycopg2.Error as exc:
+        logger.warning("could not record an API key's use: %s", type(exc).__name__)
+        return response
     if len(_last_recorded) < 10_000:
         _last_recorded[key_hash] = now
+    return response
 
 
 def _rejected(exc: psycopg2.Error) -> Response:
@@ -150,4 +159,5 @@ def check_at_start(app: Flask) -> None:
 def init_app(app: Flask) -> None:
     """Name the caller of every API request of ``app``, and answer a refused key with 401."""
     app.before_request(authenticate)
+    app.after_request(_record_use)
     app.register_error_handler(pg_errors.InvalidAuthorizationSpecification, _rejected)
