@@ -127,8 +127,8 @@ def _agent_from(data: dict[str, Any]) -> SessionAgent:
 
 def _session_for(base_url: str) -> requests.Session:
     """A ``requests.Session`` with the environment's proxy, CA-bundle and certificate settings for
-    ``base_url`` read once. With ``trust_env`` on, requests re-reads them (and ~/.netrc, whose
-    Basic credentials would replace the API key) on every request, a third of a millisecond each."""
+    ``base_url`` read once. With ``trust_env`` on, requests re-reads them on every request, and
+    also ~/.netrc, whose Basic credentials for the backend's host would replace the API key."""
     http = requests.Session()
     settings = http.merge_environment_settings(base_url, {}, None, None, None)
     http.trust_env = False

@@ -11,7 +11,7 @@ ON CONFLICT (key_id) DO NOTHING;
 
 -- name: caller_namespace(key_hash, keyless)$
 -- The check every resource query makes, on its own: for answers that found nothing, whose query
--- may not have needed the key, and at start.
+-- may have finished without needing the key.
 SELECT caller_namespace(:key_hash, :keyless);
 
 -- name: record_api_key_use(key_hash)!
