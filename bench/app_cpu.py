@@ -3,7 +3,9 @@
 Calls the WSGI app directly in this process, one request after another, and divides the process's
 CPU time by the number of requests. Set against workload 2's server CPU per request, it splits that
 figure into what the application spends (Flask, the view, marshmallow, psycopg2) and what gunicorn
-and the kernel spend on HTTP around it.
+and the kernel spend on HTTP around it. It then times two parts of an append on their own: parsing
+and loading the body with its marshmallow schema, and the INSERT through aiosql and psycopg2.
+Sampling profilers blame these parts for far more under load than they cost.
 """
 
 from __future__ import annotations
@@ -70,6 +72,25 @@ def main() -> None:
          "201"),
     ):
         print(f"{name:18} {_cpu_us_per_request(app, environs, expect):7.1f} µs", flush=True)
+    _parts_of_an_append(app, sid, message)
+
+
+def _parts_of_an_append(app: Any, sid: str, message: dict[str, Any]) -> None:
+    from app import schemas
+    from app.db import get_db, queries
+
+    bodies = [json.dumps({"message_id": i, "message": message}).encode() for i in range(REQUESTS)]
+    schema = schemas.MessageCreate()
+    started = time.process_time()
+    loaded = [schema.load(json.loads(body)) for body in bodies]
+    print(f"{'  body: json + schema':18} {(time.process_time() - started) * 1e6 / REQUESTS:7.1f} µs")
+    with app.app_context():
+        conn = get_db()
+        caller = {"key_hash": None, "keyless": "open"}
+        started = time.process_time()
+        for i, data in enumerate(loaded):
+            queries.create_message(conn, **caller, session_id=sid, agent_id="a", **{**data, "message_id": 10**6 + i})
+        print(f"{'  INSERT via aiosql':18} {(time.process_time() - started) * 1e6 / REQUESTS:7.1f} µs")
 
 
 if __name__ == "__main__":
