@@ -13,15 +13,19 @@ MAX_MESSAGE_ID = 2**31 - 1
 SESSION_TYPES = ("AGENT", "MULTI_AGENT")
 
 
-def _printable_without_slashes(value: str) -> None:
+def _is_printable_without_slashes(value: str) -> bool:
     # The rule Strands applies to its own ids: they become path segments.
-    if not value.isprintable() or "/" in value or "\\" in value:
+    return value.isprintable() and "/" not in value and "\\" not in value
+
+
+def _printable_without_slashes(value: str) -> None:
+    if not _is_printable_without_slashes(value):
         raise ValidationError("must be printable and contain no '/' or '\\'")
 
 
 def is_identifier(value: str) -> bool:
     """Whether ``value`` passes :func:`Identifier`'s rules, without building error messages."""
-    return 0 < len(value) <= 255 and value.isprintable() and "/" not in value and "\\" not in value
+    return 0 < len(value) <= 255 and _is_printable_without_slashes(value)
 
 
 def is_message_id(value: str) -> bool:
