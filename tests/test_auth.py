@@ -122,17 +122,13 @@ def test_missing_malformed_and_unknown_keys_are_401(client, keys, headers):
 
 @pytest.mark.parametrize("method, path, body", OTHER_NAMESPACE_REQUESTS, ids=[f"{m} {p}" for m, p, _ in OTHER_NAMESPACE_REQUESTS])
 @pytest.mark.parametrize("target", ["exists", "missing"])
-def test_every_request_with_a_bad_key_is_401_and_changes_nothing(client, keys, clean_db, method, path, body, target):
+def test_every_request_with_a_bad_key_is_401_and_changes_nothing(
+    request, client, keys, clean_db, method, path, body, target
+):
     # Each query checks the key itself, and a query that finds nothing may not have needed it:
     # the answer must still be 401, never 404 or 200, whether or not the target exists.
     if target == "exists":
-        a_owns_everything = _as(keys["team-a"][1])
-        assert client.post(SESSIONS, json={"session_id": "s"}, headers=a_owns_everything).status_code == 201
-        body_a = {"agent_id": "a", "state": {}, "conversation_manager_state": {}}
-        assert client.post(agent_url("s"), json=body_a, headers=a_owns_everything).status_code == 201
-        message = {"message_id": 0, "message": {"role": "user"}}
-        assert client.post(message_url("s", "a"), json=message, headers=a_owns_everything).status_code == 201
-        assert client.post(f"{SESSIONS}/s/multi-agents", json=STATE, headers=a_owns_everything).status_code == 201
+        request.getfixturevalue("a_owns_everything")
     before = execute(clean_db, TABLE_SNAPSHOT)
 
     for headers in ({}, _as("sb_not-a-key-we-issued")):
