@@ -104,6 +104,11 @@ def on_starting(server):
     embedded.start_if_needed()
 
 
+def post_worker_init(worker):
+    """Say when a worker has loaded the app (keys seeded, pool ready to open): tests wait for all."""
+    worker.log.info("worker %d loaded the application (%d workers configured)", worker.pid, worker.cfg.workers)
+
+
 def worker_exit(server, worker):
     """Close the worker's pooled connections once its requests have drained."""
     from app.db import close_pool

@@ -7,6 +7,7 @@ cover everything the service spends, not only what a profiler inside one worker 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +27,8 @@ LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/"
 BENCH_DATABASE = "session_backend_bench"
 TABLES = ("multi_agents", "session_messages", "session_agents", "sessions", "api_keys", "schema_migrations")
 STARTUP_DEADLINE = 60.0
+# gunicorn.conf.py's post_worker_init logs this once a worker has loaded the app (and seeded API keys).
+_WORKER_LOADED = re.compile(rb"worker (\d+) loaded the application \((\d+) workers configured\)")
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -94,6 +97,7 @@ class Gunicorn:
                "DATABASE_URL": self.database_url}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
+            log_start = log.tell()
             self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
                                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STARTUP_DEADLINE
@@ -101,13 +105,25 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}")
             try:
-                if requests.get(f"{self.url}/health/ready", timeout=2).status_code == 200 and self.workers():
+                if self._all_workers_loaded(log_start) and \
+                        requests.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
                     return self
             except requests.RequestException:
                 pass
             time.sleep(0.1)  # polling interval while gunicorn imports the app
         self.stop()
         raise RuntimeError(f"service not ready within {STARTUP_DEADLINE}s; see {self.log_path}")
+
+    def _all_workers_loaded(self, log_start: int) -> bool:
+        """Whether every configured worker has logged, since ``log_start``, that it loaded the app.
+
+        A worker that loads later than the first would otherwise seed API_KEYS after a test has
+        already emptied the tables, and its requests would run with a state the test did not set.
+        """
+        with open(self.log_path, "rb") as log:
+            log.seek(log_start)
+            loaded = _WORKER_LOADED.findall(log.read())
+        return bool(loaded) and len({pid for pid, _ in loaded}) >= int(loaded[-1][1])
 
     def stop(self) -> None:
         """Stop gunicorn gracefully (SIGTERM), killing it if it does not exit in time."""

@@ -1,0 +1,36 @@
+"""The suite's own isolation: a test that starts the service must leave nothing behind for the next one.
+
+The service seeds API_KEYS in each worker as it loads; when the harness returned after the first
+worker answered, a later worker seeded its key after the next test had emptied the tables, and that
+test, expecting a service without keys, got 401. Only the file order of a full run hid it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+from helpers import PROJECT_ROOT, execute
+
+ORDER_DATABASE = "session_backend_order_test"
+
+
+def test_a_client_test_then_an_unauthenticated_api_test_pass_in_that_order(database_url: str, tmp_path) -> None:
+    parts = urlsplit(database_url)
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    execute(maintenance, f"DROP DATABASE IF EXISTS {ORDER_DATABASE} WITH (FORCE)")
+    execute(maintenance, f"CREATE DATABASE {ORDER_DATABASE}")
+    try:
+        env = {**os.environ, "TEST_DATABASE_URL": urlunsplit(parts._replace(path=f"/{ORDER_DATABASE}"))}
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--basetemp={tmp_path / 'run'}",
+             "tests/client/test_client_repository.py::test_session_create_read_and_duplicate",
+             "tests/test_sessions.py::test_session_type_defaults_to_agent"],
+            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )
+    finally:
+        execute(maintenance, f"DROP DATABASE IF EXISTS {ORDER_DATABASE} WITH (FORCE)")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "2 passed" in result.stdout
