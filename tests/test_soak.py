@@ -19,5 +19,6 @@ def test_no_acknowledged_write_is_lost_or_duplicated_through_a_worker_kill_and_a
     assert summary["duplicates"] == 0, summary
     assert summary["corrupt"] == 0, summary
     assert summary["unexpected_error_kinds"] == [], summary
+    assert summary["http_errors_outside_fault_windows"] == 0, summary
     assert summary["failures_after_retries"] == {}, summary
     assert summary["recovery_seconds"] is not None, "a writer never succeeded after the database came back"
