@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -74,16 +75,21 @@ def test_schema_sql_lists_every_migration_in_order():
     assert listed == sorted(path.name for path in (SQL / "migrations").glob("[0-9]*.sql")) + ["functions.sql"]
 
 
-@pytest.fixture
-def previous_release_database(database_url):
-    """A database of the release before caller_namespace(): today's tables, without that function."""
-    name = f"previous_{uuid.uuid4().hex[:12]}"
+def _todays_schema_but(database_url: str, undo: str) -> Iterator[str]:
+    """A new database with today's schema, then ``undo`` run on it to make an older release's; dropped after."""
+    name = f"older_{uuid.uuid4().hex[:12]}"
     execute(database_url, f'CREATE DATABASE "{name}"')
     url = _sibling_database(database_url, name)
     db.apply_schema(url)
-    execute(url, "DROP FUNCTION caller_namespace(text, text)")
+    execute(url, undo)
     yield url
     execute(database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def previous_release_database(database_url):
+    """A database of the release before caller_namespace(): today's tables, without that function."""
+    yield from _todays_schema_but(database_url, "DROP FUNCTION caller_namespace(text, text)")
 
 
 def test_a_database_behind_the_code_answers_503_until_init_db(previous_release_database, caplog):
@@ -105,13 +111,9 @@ def test_a_database_behind_the_code_answers_503_until_init_db(previous_release_d
 @pytest.fixture
 def namespaces_release_database(database_url):
     """A database of the release before 0003, whose API keys could not be released."""
-    name = f"namespaces_{uuid.uuid4().hex[:12]}"
-    execute(database_url, f'CREATE DATABASE "{name}"')
-    url = _sibling_database(database_url, name)
-    db.apply_schema(url)
-    execute(url, "ALTER TABLE api_keys DROP COLUMN released_at; DELETE FROM schema_migrations WHERE version = '0003'")
-    yield url
-    execute(database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+    yield from _todays_schema_but(
+        database_url, "ALTER TABLE api_keys DROP COLUMN released_at; DELETE FROM schema_migrations WHERE version = '0003'"
+    )
 
 
 @pytest.mark.parametrize("stored_keys, keyless_status", [("none", 201), ("all revoked", 401)])
