@@ -2,8 +2,9 @@
 
 Clients send ``Authorization: Bearer <key>`` (or ``X-API-Key``). Only a SHA-256 of a key is stored;
 its first 16 hex digits are the key id, shown by ``keys list`` and written to logs instead of the key.
-With no active key at all (and not in production) the service runs unauthenticated in the
-``default`` namespace; AUTH_DISABLED=true forces that mode.
+Until the first key is created (and not in production) the service runs unauthenticated in the
+``default`` namespace. From then on requests without a key are refused, even after every key is
+revoked, until ``session-backend keys allow-keyless --yes``; AUTH_DISABLED=true forces the open mode.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def check_at_start(app: Flask) -> None:
         with app.app_context():
             _seed_configured_keys(app)
             active = queries.any_active_api_key(get_db())
+            required = queries.keys_required(get_db())
     except psycopg2.Error:
         logger.warning("could not check API keys at start (database unreachable); checking on each request")
         return
@@ -150,6 +152,13 @@ def check_at_start(app: Flask) -> None:
             "refusing to start in production without API keys: create one with "
             "`session-backend keys create --namespace NAME`, set API_KEYS, or set AUTH_DISABLED=true"
         )
+    if required:
+        logger.warning(
+            "no active API key: every API request is refused (401) until a key is created with "
+            "`session-backend keys create --namespace NAME`; `session-backend keys allow-keyless --yes` "
+            "serves requests without a key again"
+        )
+        return
     logger.warning(
         "no API keys configured: API requests are NOT authenticated and all share the 'default' namespace; "
         "create a key with `session-backend keys create --namespace NAME` to require keys"

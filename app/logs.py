@@ -30,12 +30,24 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# The service logs to stdout, beside gunicorn's access log. The command line logs to stderr, so that
+# a command's stdout is its result alone: KEY=$(session-backend keys create ...) captures just the key.
+_stream_name = "stdout"
+
+
+def log_to_stderr() -> None:
+    """Send this process's log lines to stderr from now on (the command line calls this)."""
+    global _stream_name
+    _stream_name = "stderr"
+
+
 class _StdoutHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stdout`` is at the time (test runners swap it)."""
+    """Writes to whatever ``sys.stdout`` (or, see :func:`log_to_stderr`, ``sys.stderr``) is at the
+    time (test runners swap them)."""
 
     @property
     def stream(self):  # type: ignore[override]
-        return sys.stdout
+        return getattr(sys, _stream_name)
 
     @stream.setter
     def stream(self, value) -> None:
@@ -43,7 +55,7 @@ class _StdoutHandler(logging.StreamHandler):
 
 
 def configure_logging(level: str) -> None:
-    """Send the root logger's records to stdout as JSON at ``level``."""
+    """Send the root logger's records to stdout (stderr for the command line) as JSON at ``level``."""
     handler = _StdoutHandler()
     handler.setFormatter(JSONFormatter())
     root = logging.getLogger()

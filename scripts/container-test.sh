@@ -237,10 +237,13 @@ check_readonly_pod() {
     [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" \
         "http://127.0.0.1:$port/api/v1/sessions") == 200 ]] || die "production container refused its API key"
     podman stop --time 30 "$name" >/dev/null
-    # The key was seeded into the compose database; revoke it, so the stack is keyless (open) again.
+    # The key was seeded into the compose database; revoke it and, since revoking the last key keeps
+    # requests without a key refused, allow them again explicitly, so the stack is keyless (open) again.
     "${run[@]}" "$IMAGE" session-backend keys revoke \
         "$(python3 -c 'import hashlib, sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest()[:16])' "$key")" \
         >"$work/revoke.log" 2>&1 || { cat "$work/revoke.log" >&2; die "session-backend keys revoke"; }
+    "${run[@]}" "$IMAGE" session-backend keys allow-keyless --yes >>"$work/revoke.log" 2>&1 ||
+        { cat "$work/revoke.log" >&2; die "session-backend keys allow-keyless"; }
     readonly_container=""
 }
 

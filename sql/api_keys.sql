@@ -1,8 +1,8 @@
 -- API keys. Only a SHA-256 of each key is stored; key_id is a prefix of that hash, safe to show and log.
 
--- name: create_api_key(key_id, namespace, secret_hash)$
+-- name: create_api_key(key_id, namespace, secret_hash)^
 INSERT INTO api_keys (key_id, namespace, secret_hash) VALUES (:key_id, :namespace, :secret_hash)
-RETURNING key_id;
+RETURNING key_id, namespace, iso_utc(created_at) AS created_at;
 
 -- name: seed_api_key(key_id, namespace, secret_hash)!
 -- Keys from API_KEYS are inserted at start; a key revoked earlier stays revoked.
@@ -23,9 +23,34 @@ WHERE key_id = left(:key_hash, 16) AND secret_hash = :key_hash AND revoked_at IS
 -- name: any_active_api_key()$
 SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);
 
+-- name: count_active_api_keys()$
+SELECT count(*) FROM api_keys WHERE revoked_at IS NULL;
+
+-- name: keys_required()$
+-- Whether requests without a key are refused in development (see functions.sql).
+SELECT keys_required();
+
+-- name: count_default_sessions()$
+-- What requests without a key wrote: the sessions of the 'default' namespace.
+SELECT count(*) FROM sessions WHERE namespace = 'default';
+
 -- name: list_api_keys()
-SELECT key_id, namespace, iso_utc(created_at), iso_utc(last_used_at), iso_utc(revoked_at)
+SELECT key_id, namespace, CASE WHEN revoked_at IS NULL THEN 'active' ELSE 'revoked' END AS status,
+       iso_utc(created_at) AS created_at, iso_utc(last_used_at) AS last_used_at,
+       iso_utc(revoked_at) AS revoked_at
 FROM api_keys ORDER BY namespace, created_at;
 
--- name: revoke_api_key(key_id)$
-UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = :key_id RETURNING key_id;
+-- name: revoke_api_key(key_id, key_hash)^
+-- The key named by its id, or by its hash when the whole key was given.
+UPDATE api_keys SET revoked_at = now()
+WHERE (key_id = :key_id OR (key_id = left(:key_hash, 16) AND secret_hash = :key_hash)) AND revoked_at IS NULL
+RETURNING key_id, namespace;
+
+-- name: find_api_key(key_id, key_hash)^
+SELECT key_id, namespace, iso_utc(revoked_at) AS revoked_at FROM api_keys
+WHERE key_id = :key_id OR (key_id = left(:key_hash, 16) AND secret_hash = :key_hash);
+
+-- name: allow_keyless()!
+-- Releases the revoked keys, so they no longer keep requests without a key refused. Active keys
+-- are never released (the table's check refuses it), so a key created meanwhile keeps them refused.
+UPDATE api_keys SET released_at = now() WHERE revoked_at IS NOT NULL AND released_at IS NULL;

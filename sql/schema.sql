@@ -5,4 +5,5 @@
 
 \ir migrations/0001_initial.sql
 \ir migrations/0002_namespaces.sql
+\ir migrations/0003_keys_stay_required.sql
 \ir migrations/functions.sql

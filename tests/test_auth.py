@@ -10,6 +10,7 @@ import pytest
 from app import create_app, db
 from app.auth import fingerprint
 from helpers import SESSIONS, agent_url, error_of, execute, message_url
+from key_helpers import bearer, create_key
 
 STATE = {"id": "swarm", "status": "executing"}
 TABLE_SNAPSHOT = """
@@ -20,29 +21,17 @@ TABLE_SNAPSHOT = """
 """
 
 
-def _key_for(runner, namespace: str) -> tuple[str, str]:
-    result = runner.invoke(args=["keys", "create", "--namespace", namespace])
-    assert result.exit_code == 0, result.output
-    key_id = re.search(r"key_id: (\w+)", result.output).group(1)
-    key = re.search(r"key: (\S+)", result.output).group(1)
-    return key_id, key
-
-
-def _as(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
 @pytest.fixture
 def keys(app):
     """Keys for namespaces team-a and team-b, created with the command line."""
     runner = app.test_cli_runner()
-    return {"team-a": _key_for(runner, "team-a"), "team-b": _key_for(runner, "team-b")}
+    return {"team-a": create_key(runner, "team-a"), "team-b": create_key(runner, "team-b")}
 
 
 @pytest.fixture
 def a_owns_everything(client, keys):
     """team-a's session s with agent a, message 0 and multi-agent state; returns (headers_a, headers_b)."""
-    a, b = _as(keys["team-a"][1]), _as(keys["team-b"][1])
+    a, b = bearer(keys["team-a"][1]), bearer(keys["team-b"][1])
     assert client.post(SESSIONS, json={"session_id": "s"}, headers=a).status_code == 201
     body = {"agent_id": "a", "state": {"secret": "a's"}, "conversation_manager_state": {}}
     assert client.post(agent_url("s"), json=body, headers=a).status_code == 201
@@ -131,7 +120,7 @@ def test_every_request_with_a_bad_key_is_401_and_changes_nothing(
         request.getfixturevalue("a_owns_everything")
     before = execute(clean_db, TABLE_SNAPSHOT)
 
-    for headers in ({}, _as("sb_not-a-key-we-issued")):
+    for headers in ({}, bearer("sb_not-a-key-we-issued")):
         response = client.open(path, method=method, json=body, headers=headers)
 
         assert response.status_code == 401, (headers, response.get_json())
@@ -142,7 +131,7 @@ def test_every_request_with_a_bad_key_is_401_and_changes_nothing(
 def test_listing_sessions_of_an_empty_database_with_a_bad_key_is_401(client, keys, clean_db):
     assert execute(clean_db, "SELECT count(*) FROM sessions") == [(0,)]
 
-    assert client.get(SESSIONS, headers=_as("sb_not-a-key-we-issued")).status_code == 401
+    assert client.get(SESSIONS, headers=bearer("sb_not-a-key-we-issued")).status_code == 401
 
 
 @pytest.fixture
@@ -161,8 +150,8 @@ def test_a_bad_key_is_401_even_when_the_query_never_needed_the_key(planner_witho
     app = create_app({"TESTING": True, "DATABASE_URL": planner_without_indexes})
     try:
         client = app.test_client()
-        assert client.get(f"{SESSIONS}/nothing", headers=_as(keys["team-a"][1])).status_code == 404
-        for headers in ({}, _as("sb_not-a-key-we-issued")):
+        assert client.get(f"{SESSIONS}/nothing", headers=bearer(keys["team-a"][1])).status_code == 404
+        for headers in ({}, bearer("sb_not-a-key-we-issued")):
             assert client.get(f"{SESSIONS}/nothing", headers=headers).status_code == 401
             assert client.get(agent_url("nothing", "a"), headers=headers).status_code == 401
             assert client.delete(message_url("nothing", "a", 0), headers=headers).status_code == 401
@@ -174,7 +163,7 @@ def test_a_key_in_use_records_when_it_was_last_used(client, keys, clean_db):
     key_id, key = keys["team-a"]
     assert execute(clean_db, "SELECT last_used_at FROM api_keys WHERE key_id = %s", (key_id,)) == [(None,)]
 
-    assert client.get(SESSIONS, headers=_as(key)).status_code == 200
+    assert client.get(SESSIONS, headers=bearer(key)).status_code == 200
 
     assert execute(clean_db, "SELECT last_used_at IS NOT NULL FROM api_keys WHERE key_id = %s", (key_id,)) == [(True,)]
 
@@ -183,18 +172,18 @@ def test_x_api_key_header_is_accepted(client, keys):
     response = client.post(SESSIONS, json={"session_id": "s"}, headers={"X-API-Key": keys["team-a"][1]})
 
     assert response.status_code == 201
-    assert client.get(f"{SESSIONS}/s", headers=_as(keys["team-a"][1])).status_code == 200
+    assert client.get(f"{SESSIONS}/s", headers=bearer(keys["team-a"][1])).status_code == 200
 
 
 def test_revoked_key_is_refused_on_the_next_request_without_restart(app, client, keys):
     key_id, key = keys["team-a"]
-    assert client.get(SESSIONS, headers=_as(key)).status_code == 200
+    assert client.get(SESSIONS, headers=bearer(key)).status_code == 200
 
     result = app.test_cli_runner().invoke(args=["keys", "revoke", key_id])
 
     assert result.exit_code == 0, result.output
-    assert client.get(SESSIONS, headers=_as(key)).status_code == 401
-    assert client.get(SESSIONS, headers=_as(keys["team-b"][1])).status_code == 200
+    assert client.get(SESSIONS, headers=bearer(key)).status_code == 401
+    assert client.get(SESSIONS, headers=bearer(keys["team-b"][1])).status_code == 200
 
 
 def test_key_list_shows_ids_and_namespaces_never_keys(app, keys):
@@ -230,7 +219,7 @@ def test_without_any_key_the_default_namespace_is_open(client):
     assert client.get(f"{SESSIONS}/s").status_code == 200
 
 
-@pytest.mark.parametrize("headers", [_as("sb_made-up-key-0000"), {"Authorization": "Basic dXNlcjpwYXNz"}, {"X-API-Key": ""}])
+@pytest.mark.parametrize("headers", [bearer("sb_made-up-key-0000"), {"Authorization": "Basic dXNlcjpwYXNz"}, {"X-API-Key": ""}])
 def test_without_any_key_a_sent_key_is_still_checked(client, headers):
     assert client.get(SESSIONS, headers=headers).status_code == 401
 
@@ -252,7 +241,7 @@ def test_production_starts_with_api_keys_and_requires_them(clean_db):
     client = app.test_client()
 
     assert client.get(SESSIONS).status_code == 401
-    assert client.post(SESSIONS, json={"session_id": "s"}, headers=_as(key)).status_code == 201
+    assert client.post(SESSIONS, json={"session_id": "s"}, headers=bearer(key)).status_code == 201
     db.close_pool(app)
 
 
@@ -266,7 +255,7 @@ def test_production_with_auth_disabled_explicitly_runs_open(clean_db):
 def test_keys_can_be_created_from_the_command_line_in_production_before_any_exist(clean_db):
     app = create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(environment="production")}, serving=False)
 
-    key_id, key = _key_for(app.test_cli_runner(), "first-team")
+    key_id, key = create_key(app.test_cli_runner(), "first-team")
 
     assert key.startswith("sb_") and len(key) > 40 and key_id == fingerprint(key)[0]
 
@@ -291,7 +280,7 @@ def test_cors_answers_only_listed_origins_without_credentials(clean_db, keys):
         SESSIONS, headers={"Origin": "https://ui.example", "Access-Control-Request-Method": "POST",
                            "Access-Control-Request-Headers": "Authorization, Content-Type"}
     )
-    other = client.get(SESSIONS, headers={"Origin": "https://evil.example", **_as(keys["team-a"][1])})
+    other = client.get(SESSIONS, headers={"Origin": "https://evil.example", **bearer(keys["team-a"][1])})
 
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://ui.example"

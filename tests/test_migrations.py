@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -40,7 +41,7 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
     execute(url, "INSERT INTO multi_agents (session_id, multi_agent_id, state)"
                  " VALUES ('old-session', 'swarm', '{\"id\": \"swarm\", \"status\": \"completed\"}')")
 
-    assert db.apply_schema(url) == ["0001", "0002"]
+    assert db.apply_schema(url) == ["0001", "0002", "0003"]
     assert db.apply_schema(url) == []
 
     app = create_app({"TESTING": True, "DATABASE_URL": url})
@@ -65,7 +66,7 @@ def test_init_db_command_reports_what_it_applied(first_schema_database):
 
     assert first.exit_code == 0 and "0002" in first.output
     assert again.exit_code == 0 and "up to date" in again.output
-    assert execute(first_schema_database, "SELECT version FROM schema_migrations ORDER BY 1") == [("0001",), ("0002",)]
+    assert execute(first_schema_database, "SELECT version FROM schema_migrations ORDER BY 1") == [("0001",), ("0002",), ("0003",)]
 
 
 def test_schema_sql_lists_every_migration_in_order():
@@ -74,16 +75,21 @@ def test_schema_sql_lists_every_migration_in_order():
     assert listed == sorted(path.name for path in (SQL / "migrations").glob("[0-9]*.sql")) + ["functions.sql"]
 
 
-@pytest.fixture
-def previous_release_database(database_url):
-    """A database of the release before caller_namespace(): today's tables, without that function."""
-    name = f"previous_{uuid.uuid4().hex[:12]}"
+def _todays_schema_but(database_url: str, undo: str) -> Iterator[str]:
+    """A new database with today's schema, then ``undo`` run on it to make an older release's; dropped after."""
+    name = f"older_{uuid.uuid4().hex[:12]}"
     execute(database_url, f'CREATE DATABASE "{name}"')
     url = _sibling_database(database_url, name)
     db.apply_schema(url)
-    execute(url, "DROP FUNCTION caller_namespace(text, text)")
+    execute(url, undo)
     yield url
     execute(database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def previous_release_database(database_url):
+    """A database of the release before caller_namespace(): today's tables, without that function."""
+    yield from _todays_schema_but(database_url, "DROP FUNCTION caller_namespace(text, text)")
 
 
 def test_a_database_behind_the_code_answers_503_until_init_db(previous_release_database, caplog):
@@ -98,5 +104,31 @@ def test_a_database_behind_the_code_answers_503_until_init_db(previous_release_d
 
         assert app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0
         assert client.post(SESSIONS, json={"session_id": "s"}).status_code == 201
+    finally:
+        db.close_pool(app)
+
+
+@pytest.fixture
+def namespaces_release_database(database_url):
+    """A database of the release before 0003, whose API keys could not be released."""
+    yield from _todays_schema_but(
+        database_url, "ALTER TABLE api_keys DROP COLUMN released_at; DELETE FROM schema_migrations WHERE version = '0003'"
+    )
+
+
+@pytest.mark.parametrize("stored_keys, keyless_status", [("none", 201), ("all revoked", 401)])
+def test_upgrade_keeps_requests_without_a_key_refused_once_a_key_was_created(
+    namespaces_release_database, stored_keys, keyless_status
+):
+    url = namespaces_release_database
+    if stored_keys == "all revoked":
+        execute(url, "INSERT INTO api_keys (key_id, namespace, secret_hash, revoked_at)"
+                     " VALUES ('0123456789abcdef', 'team-a', repeat('0', 64), now())")
+
+    assert db.apply_schema(url) == ["0003"]
+
+    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    try:
+        assert app.test_client().post(SESSIONS, json={"session_id": "s"}).status_code == keyless_status
     finally:
         db.close_pool(app)

@@ -58,8 +58,7 @@ def test_api_keys_never_reach_the_logs_but_their_ids_do(app, client, capsys, cap
 
     caplog.set_level(logging.DEBUG)
     runner = app.test_cli_runner()
-    output = runner.invoke(args=["keys", "create", "--namespace", "team-a"]).output
-    key = output.split("key: ")[1].split()[0]
+    key = runner.invoke(args=["keys", "create", "--namespace", "team-a"]).stdout.strip()
     unknown = f"sb_{uuid.uuid4().hex}{uuid.uuid4().hex}"
 
     _exercise(client, headers={"Authorization": f"Bearer {key}"})

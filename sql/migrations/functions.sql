@@ -35,10 +35,23 @@ CREATE OR REPLACE FUNCTION message_json(m session_messages) RETURNS json
         'created_at', iso_utc(m.created_at),
         'updated_at', iso_utc(m.updated_at));
 
+-- Whether requests without a key are refused in development: from the first key created on, revoked
+-- or not, until `session-backend keys allow-keyless --yes` releases the revoked keys (migration 0003).
+-- Revoking the last key therefore never turns authentication off by itself. PL/pgSQL, like
+-- caller_namespace, so its query is checked when first run: the migration tests apply this file to
+-- a first-release schema, before api_keys exists.
+CREATE OR REPLACE FUNCTION keys_required() RETURNS boolean
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN EXISTS (SELECT FROM api_keys WHERE released_at IS NULL);
+END
+$$;
+
 -- The namespace every query of a request is scoped to, checked inside that query so a request
 -- costs one round trip. key_hash is the SHA-256 (hex) of the key the caller sent, or NULL;
 -- keyless says what a request without a key gets: 'open' (AUTH_DISABLED: the default namespace),
--- 'until-first-key' (the default namespace while no active key exists) or 'refused'.
+-- 'until-first-key' (development: the default namespace while keys_required() is false) or 'refused'.
 -- Raises SQLSTATE 28000, which the service answers with 401. Only hashes are compared, so the
 -- comparison's timing tells an attacker nothing about a key.
 CREATE OR REPLACE FUNCTION caller_namespace(key_hash text, keyless text) RETURNS text
@@ -48,8 +61,7 @@ DECLARE
     found_namespace text;
 BEGIN
     IF key_hash IS NULL THEN
-        IF keyless = 'open'
-           OR (keyless = 'until-first-key' AND NOT EXISTS (SELECT FROM api_keys WHERE revoked_at IS NULL)) THEN
+        IF keyless = 'open' OR (keyless = 'until-first-key' AND NOT keys_required()) THEN
             RETURN 'default';
         END IF;
     ELSE
