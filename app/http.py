@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import auth
 from .errors import BadRequestError, NotFoundError, RequestValidationError
-from .schemas import PathParams, is_identifier, is_message_id
+from .schemas import UNKNOWN_PARAMETER, PathParams, is_identifier, is_message_id
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _path_params = PathParams()
@@ -27,6 +27,9 @@ _PATH_RULES = {
 # A percent-encoded '/' or '\' in the raw request line: the WSGI server decodes it before routing.
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
 _ENCODED_SEPARATOR_MESSAGE = "must not contain '/' or '\\', percent-encoded or not"
+# The API's endpoints that read a query string (with load_query); every other API endpoint refuses one.
+# Health probes and the documentation pages ignore query strings: cache-busting parameters are usual.
+QUERY_ENDPOINTS = frozenset({"sessions.list_sessions", "messages.list_messages"})
 
 
 def json_response(body: str, status: int = 200) -> Response:
@@ -84,8 +87,24 @@ def _body() -> bytes:
 
 
 def load_query(schema: Schema) -> dict[str, Any]:
-    """Load the query string with ``schema`` (422 on failure)."""
+    """Load the query string with ``schema``.
+
+    Raises:
+        RequestValidationError: when a parameter is given more than once (which value was meant?).
+        marshmallow.ValidationError: for an unknown parameter or a bad value (answered with 422).
+    """
+    repeated = {name: ["given more than once"] for name, values in request.args.lists() if len(values) > 1}
+    if repeated:
+        raise RequestValidationError("request failed validation", fields=repeated)
     return schema.load(request.args)
+
+
+def _refuse_unexpected_query() -> None:
+    """Refuse a query string on an API endpoint that reads none (422 naming each parameter)."""
+    if (request.args and request.endpoint is not None and request.endpoint not in QUERY_ENDPOINTS
+            and request.path.startswith("/api/") and request.method != "OPTIONS"):
+        raise RequestValidationError("request failed validation",
+                                     fields={name: [UNKNOWN_PARAMETER] for name in request.args})
 
 
 def _assign_request_id() -> None:
@@ -151,7 +170,8 @@ def _echo_request_id(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Install request-id handling and path validation on ``app``."""
+    """Install request-id handling, and the path and query-string checks, on ``app``."""
     app.before_request(_assign_request_id)
     app.before_request(_validate_path)
+    app.before_request(_refuse_unexpected_query)
     app.after_request(_echo_request_id)

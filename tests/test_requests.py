@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from helpers import SESSIONS, agent_url, create_agent, create_session, error_of, message_url
+from helpers import SESSIONS, agent_url, create_agent, create_message, create_session, error_of, message_url
 
 GOOD_IDS = ["user@example.com", "a b", "550e8400-e29b-41d4-a716-446655440000", "日本語", "x" * 255, "'; DROP TABLE sessions;--"]
 BAD_IDS = ["", "x" * 256, "a/b", "a\\b", "tab\there", "nl\nhere", "nul\u0000"]
@@ -125,6 +125,41 @@ def test_an_encoded_slash_in_the_raw_path_is_422_naming_the_id(client, server_se
     assert response.status_code == 422
     assert list(error_of(response)["fields"]) == ["session_id"]
     assert client.get(agent_url("s", "a")).status_code == 200
+
+
+def test_every_api_endpoint_without_a_query_refuses_one_and_changes_nothing(app, client):
+    from app.http import QUERY_ENDPOINTS
+
+    create_session(client, "s")
+    create_agent(client, "s", "a")
+    create_message(client, "s", "a", 0)
+    client.post(f"{SESSIONS}/s/multi-agents", json={"id": "m"})
+    values = {"session_id": "s", "agent_id": "a", "message_id": 0, "multi_agent_id": "m"}
+    tried = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        path = rule.build(values, append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method == "GET" and rule.endpoint in QUERY_ENDPOINTS:
+                continue
+            response = client.open(f"{path}?zzz=1", method=method, json={})
+            assert response.status_code == 422, (method, path)
+            assert error_of(response)["fields"] == {"zzz": ["unknown query parameter"]}, (method, path)
+            tried += 1
+
+    assert tried >= 16
+    assert client.get(message_url("s", "a", 0)).status_code == 200
+    assert client.get(f"{SESSIONS}/s/multi-agents/m").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/health", "/health/live", "/health/ready", "/apispec.json", "/docs/", "/redoc"])
+def test_health_and_documentation_ignore_query_strings(client, path):
+    assert client.get(f"{path}?_=1700000000").status_code == 200
+
+
+def test_a_cors_preflight_with_a_query_is_not_refused(client):
+    assert client.options(f"{SESSIONS}/s?zzz=1").status_code == 200
 
 
 def test_incoming_request_id_is_echoed_and_used_in_errors(client):
