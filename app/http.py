@@ -6,13 +6,15 @@ import json
 import re
 import uuid
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from marshmallow import Schema
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import auth
 from .errors import BadRequestError, NotFoundError, RequestValidationError
-from .schemas import PathParams, is_identifier, is_message_id
+from .schemas import UNKNOWN_PARAMETER, PathParams, is_identifier, is_message_id
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _path_params = PathParams()
@@ -22,6 +24,12 @@ _PATH_RULES = {
     "multi_agent_id": is_identifier,
     "message_id": is_message_id,
 }
+# A percent-encoded '/' or '\' in the raw request line: the WSGI server decodes it before routing.
+_ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
+_ENCODED_SEPARATOR_MESSAGE = "must not contain '/' or '\\', percent-encoded or not"
+# The API's endpoints that read a query string (with load_query); every other API endpoint refuses one.
+# Health probes and the documentation pages ignore query strings: cache-busting parameters are usual.
+QUERY_ENDPOINTS = frozenset({"sessions.list_sessions", "messages.list_messages"})
 
 
 def json_response(body: str, status: int = 200) -> Response:
@@ -54,7 +62,7 @@ def load_json(schema: Schema) -> dict[str, Any]:
         BadRequestError: when the body is not JSON.
         marshmallow.ValidationError: when it does not fit the schema (answered with 422).
     """
-    raw = request.get_data(cache=False)
+    raw = _body()
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
@@ -64,9 +72,39 @@ def load_json(schema: Schema) -> dict[str, Any]:
     return schema.load(body)
 
 
+def _body() -> bytes:
+    """The request body; a chunked one longer than MAX_CONTENT_LENGTH raises RequestEntityTooLarge (413).
+
+    Without a Content-Length, werkzeug stops reading at the limit and returns what it read, as if
+    the body ended there; one more byte waiting past it means the body was longer.
+    """
+    raw = request.get_data(cache=False)
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None and len(raw) >= limit \
+            and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    return raw
+
+
 def load_query(schema: Schema) -> dict[str, Any]:
-    """Load the query string with ``schema`` (422 on failure)."""
+    """Load the query string with ``schema``.
+
+    Raises:
+        RequestValidationError: when a parameter is given more than once (which value was meant?).
+        marshmallow.ValidationError: for an unknown parameter or a bad value (answered with 422).
+    """
+    repeated = {name: ["given more than once"] for name, values in request.args.lists() if len(values) > 1}
+    if repeated:
+        raise RequestValidationError("request failed validation", fields=repeated)
     return schema.load(request.args)
+
+
+def _refuse_unexpected_query() -> None:
+    """Refuse a query string on an API endpoint that reads none (422 naming each parameter)."""
+    if (request.args and request.endpoint is not None and request.endpoint not in QUERY_ENDPOINTS
+            and request.path.startswith("/api/") and request.method != "OPTIONS"):
+        raise RequestValidationError("request failed validation",
+                                     fields={name: [UNKNOWN_PARAMETER] for name in request.args})
 
 
 def _assign_request_id() -> None:
@@ -74,7 +112,42 @@ def _assign_request_id() -> None:
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 
+def _raw_path() -> str | None:
+    """The path as the client wrote it, before the WSGI server percent-decoded it (None if unknown)."""
+    # gunicorn sets RAW_URI, mod_wsgi and uWSGI REQUEST_URI, werkzeug's server and test client both.
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return None
+    return urlsplit(raw).path if not raw.startswith("/") else raw.split("?", 1)[0]
+
+
+def _refuse_encoded_separators() -> None:
+    """Refuse a '%2F' or '%5C' inside a path segment as a raw '/' or '\\' in an id is refused (422).
+
+    The decoded '/' has already split the segment, so the route that matched (if any) is the wrong
+    one; the raw path, with each offending segment replaced by a marker, says which id it was.
+    """
+    raw = _raw_path()
+    if raw is None or "%" not in raw or not _ENCODED_SEPARATOR.search(raw):
+        return
+    segments = raw.split("/")
+    # Each offending segment becomes a marker (NUL and its index); a client-sent NUL that happens to
+    # spell one could only add a name to the 422.
+    marked = [f"\x00{i}" if _ENCODED_SEPARATOR.search(segment) else unquote(segment)
+              for i, segment in enumerate(segments)]
+    markers = {segment for segment in marked if segment.startswith("\x00")}
+    path = "/".join(marked)
+    try:
+        _, args = current_app.url_map.bind("localhost").match(path, method=request.method)
+    except HTTPException:
+        args = {}
+    names = sorted(name for name, value in args.items() if value in markers) or ["path"]
+    fields = {name: [_ENCODED_SEPARATOR_MESSAGE] for name in names}
+    raise RequestValidationError("request failed validation", fields=fields)
+
+
 def _validate_path() -> None:
+    _refuse_encoded_separators()
     args = request.view_args
     if not args:
         return
@@ -97,7 +170,8 @@ def _echo_request_id(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Install request-id handling and path validation on ``app``."""
+    """Install request-id handling, and the path and query-string checks, on ``app``."""
     app.before_request(_assign_request_id)
     app.before_request(_validate_path)
+    app.before_request(_refuse_unexpected_query)
     app.after_request(_echo_request_id)

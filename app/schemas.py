@@ -7,7 +7,7 @@ import json
 from datetime import timezone
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 MAX_MESSAGE_ID = 2**31 - 1
 SESSION_TYPES = ("AGENT", "MULTI_AGENT")
@@ -74,10 +74,30 @@ class JSONDocument(fields.Dict):
 
 
 class RequestSchema(Schema):
-    """Base for request schemas: unknown fields are ignored, so newer clients keep working."""
+    """Base for request bodies: unknown fields are ignored, so newer clients keep working.
+
+    Strands may add fields to its dataclasses, which the client sends as they are; refusing them
+    would break every existing deployment on the day a newer Strands is installed.
+    """
 
     class Meta:
         unknown = EXCLUDE
+
+
+UNKNOWN_PARAMETER = "unknown query parameter"
+
+
+class QuerySchema(Schema):
+    """Base for query strings: an unknown (or misspelled) parameter is a 422 naming it, not ignored.
+
+    A query parameter changes what is answered, so one ignored silently (``limt=5``) gives the
+    caller a different answer than the one asked for.
+    """
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": UNKNOWN_PARAMETER}
 
 
 class SessionCreate(RequestSchema):
@@ -154,7 +174,7 @@ class MultiAgentState(RequestSchema):
     id = Identifier(required=True)
 
 
-class PageQuery(RequestSchema):
+class PageQuery(QuerySchema):
     limit = fields.Integer(validate=validate.Range(1, 1000))
     offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_MESSAGE_ID))
     page = fields.Integer(validate=validate.Range(1, MAX_MESSAGE_ID))
@@ -162,9 +182,12 @@ class PageQuery(RequestSchema):
 
     @validates_schema
     def one_style_of_paging(self, data: dict[str, Any], **kwargs: Any) -> None:
-        """Reject mixing offset paging with page/page_size paging."""
+        """Reject mixing offset paging with page/page_size paging, and two different page sizes."""
         if "page" in data and data.get("offset"):
             raise ValidationError("use either offset or page, not both", "page")
+        if data.get("limit", data.get("page_size")) != data.get("page_size", data.get("limit")):
+            message = "limit and page_size disagree: give one of them"
+            raise ValidationError({"limit": [message], "page_size": [message]})
 
 
 class SessionListQuery(PageQuery):

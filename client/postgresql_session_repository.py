@@ -44,18 +44,25 @@ _PAGE_QUERY = {"order": "asc", "include_total": "false"}  # counting the whole c
 
 
 class SessionRepositoryError(SessionException):
-    """A request to the session backend failed; carries the server's message and request id."""
+    """A request to the session backend failed; carries the server's message and request id.
+
+    ``fields`` holds the server's reason for each refused field of a 422 (``{}`` otherwise); they are
+    also part of the exception's text.
+    """
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, request_id: str | None = None, request: str = ""
+        self, message: str, *, status_code: int | None = None, request_id: str | None = None, request: str = "",
+        fields: dict[str, Any] | None = None,
     ) -> None:
-        """Keep the server's message, HTTP status and request id (and which request failed) for the caller."""
+        """Keep the server's message, HTTP status, request id, field errors (and which request failed)."""
         self.message = message
         self.status_code = status_code
         self.request_id = request_id
+        self.fields = fields or {}
         self.after_retry = False  # set when the request was sent again after a transient failure
         prefix = f"{request}: " if request else ""
-        super().__init__(f"{prefix}{message} (status={status_code}, request_id={request_id})")
+        reasons = f": {_describe(self.fields)}" if self.fields else ""
+        super().__init__(f"{prefix}{message}{reasons} (status={status_code}, request_id={request_id})")
 
 
 class SessionNotFoundError(SessionRepositoryError):
@@ -82,9 +89,45 @@ class AuthenticationError(SessionRepositoryError):
     """The backend rejected the API key (HTTP 401/403)."""
 
 
-def _seg(value: str | int) -> str:
-    """Quote one path segment completely, so ids like 'a b' or 'user@example.com' stay one segment."""
-    return quote(str(value), safe="")
+def _describe(fields: Any) -> str:
+    """The server's ``fields`` of a 422 as one line: ``agent_id: must be ...; limit: ...``."""
+    if isinstance(fields, dict):
+        return "; ".join(f"{name}: {_describe(reasons)}" for name, reasons in fields.items())
+    if isinstance(fields, list):
+        return ", ".join(_describe(reason) for reason in fields)
+    return str(fields)
+
+
+def _seg(value: str, kind: str) -> str:
+    """Quote one ``kind`` id (session, agent, multi_agent) as one path segment, so ids like 'a b' or
+    'user@example.com' stay one segment; refuse, as Strands does, the ids no path segment can carry.
+
+    Raises:
+        ValueError: for an id containing '/' or '\\' (the server decodes an encoded one back into a
+            separator), an empty id, or '.' or '..' (HTTP libraries resolve them as dot segments).
+    """
+    if "/" in value or "\\" in value:
+        raise ValueError(f"{kind}_id={value} | id cannot contain path separators")
+    if value in ("", ".", ".."):
+        raise ValueError(f"{kind}_id={value!r} | id cannot be empty, '.' or '..'")
+    return quote(value, safe="")
+
+
+def _session_path(session_id: str) -> str:
+    """The URL path of a session (ValueError for an id no path segment can carry)."""
+    return f"/api/v1/sessions/{_seg(session_id, 'session')}"
+
+
+def _agent_path(session_id: str, agent_id: str | None = None) -> str:
+    """The agents of a session, or one agent in it (ValueError for an id no path segment can carry)."""
+    base = f"{_session_path(session_id)}/agents"
+    return base if agent_id is None else f"{base}/{_seg(agent_id, 'agent')}"
+
+
+def _multi_agent_path(session_id: str, multi_agent_id: str | None = None) -> str:
+    """The multi-agent states of a session, or one of them (ValueError for an id no path segment can carry)."""
+    base = f"{_session_path(session_id)}/multi-agents"
+    return base if multi_agent_id is None else f"{base}/{_seg(multi_agent_id, 'multi_agent')}"
 
 
 def _canonical(value: Any) -> Any:
@@ -191,23 +234,23 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
     def create_session(self, session: Session, **kwargs: Any) -> Session:
         """Create a session; raises ``ConflictError`` if it exists."""
         body = _canonical(session.to_dict())
-        stored = self._create("/api/v1/sessions", body, f"/api/v1/sessions/{_seg(session.session_id)}",
+        stored = self._create("/api/v1/sessions", body, _session_path(session.session_id),
                               ("session_type",), SessionNotFoundError)
         return Session.from_dict(stored)
 
     def read_session(self, session_id: str, **kwargs: Any) -> Session | None:
         """Read a session, or ``None`` if it does not exist."""
-        data = self._request("GET", f"/api/v1/sessions/{_seg(session_id)}", missing=None)
+        data = self._request("GET", _session_path(session_id), missing=None)
         return None if data is None else Session.from_dict(data)
 
     def update_session(self, session_id: str, data: dict[str, Any], **kwargs: Any) -> Session:
         """Update a session's fields (e.g. ``session_type``); raises ``SessionNotFoundError`` if missing."""
-        stored = self._request("PUT", f"/api/v1/sessions/{_seg(session_id)}", json=data, missing=SessionNotFoundError)
+        stored = self._request("PUT", _session_path(session_id), json=data, missing=SessionNotFoundError)
         return Session.from_dict(stored)
 
     def delete_session(self, session_id: str, **kwargs: Any) -> None:
         """Delete a session with its agents, messages and multi-agent state; ``SessionNotFoundError`` if missing."""
-        self._request("DELETE", f"/api/v1/sessions/{_seg(session_id)}", missing=SessionNotFoundError)
+        self._request("DELETE", _session_path(session_id), missing=SessionNotFoundError)
 
     def list_sessions(self, limit: int | None = None, **kwargs: Any) -> list[Session]:
         """List sessions, newest first: all of them, or at most ``limit``."""
@@ -228,30 +271,30 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
 
     def create_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
         """Create an agent; ``SessionNotFoundError`` without its session, ``ConflictError`` if it exists."""
-        base = f"/api/v1/sessions/{_seg(session_id)}/agents"
-        self._create(base, _canonical(_agent_body(session_agent)), f"{base}/{_seg(session_agent.agent_id)}",
+        base = _agent_path(session_id)
+        self._create(base, _canonical(_agent_body(session_agent)), _agent_path(session_id, session_agent.agent_id),
                      ("state", "conversation_manager_state", "internal_state"), SessionNotFoundError)
 
     def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent | None:
         """Read an agent, or ``None`` if it (or its session) does not exist."""
-        data = self._request("GET", f"/api/v1/sessions/{_seg(session_id)}/agents/{_seg(agent_id)}", missing=None)
+        data = self._request("GET", _agent_path(session_id, agent_id), missing=None)
         return None if data is None else _agent_from(data)
 
     def update_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
         """Replace an agent's state; raises ``AgentNotFoundError`` if it does not exist."""
         body = _agent_body(session_agent)
         update = {key: body[key] for key in ("state", "conversation_manager_state", "internal_state")}
-        path = f"/api/v1/sessions/{_seg(session_id)}/agents/{_seg(session_agent.agent_id)}"
+        path = _agent_path(session_id, session_agent.agent_id)
         self._request("PUT", path, json=update, missing=AgentNotFoundError)
 
     def delete_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> None:
         """Delete an agent and its messages; raises ``AgentNotFoundError`` if it does not exist."""
-        self._request("DELETE", f"/api/v1/sessions/{_seg(session_id)}/agents/{_seg(agent_id)}",
+        self._request("DELETE", _agent_path(session_id, agent_id),
                       missing=AgentNotFoundError)
 
     def list_agents(self, session_id: str, **kwargs: Any) -> list[SessionAgent]:
         """List the agents of a session; raises ``SessionNotFoundError`` if the session does not exist."""
-        data = self._request("GET", f"/api/v1/sessions/{_seg(session_id)}/agents", missing=SessionNotFoundError)
+        data = self._request("GET", _agent_path(session_id), missing=SessionNotFoundError)
         return [_agent_from(item) for item in data["agents"]]
 
     # -- messages -------------------------------------------------------------------------------------
@@ -301,24 +344,24 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
         return messages
 
     def _messages_path(self, session_id: str, agent_id: str) -> str:
-        return f"/api/v1/sessions/{_seg(session_id)}/agents/{_seg(agent_id)}/messages"
+        return f"{_agent_path(session_id, agent_id)}/messages"
 
     # -- multi-agent state ----------------------------------------------------------------------------
 
     def create_multi_agent(self, session_id: str, multi_agent: MultiAgentBase, **kwargs: Any) -> None:
         """Store ``multi_agent.serialize_state()``; ``SessionNotFoundError`` without the session, else conflict."""
-        base = f"/api/v1/sessions/{_seg(session_id)}/multi-agents"
+        base = _multi_agent_path(session_id)
         state = _canonical(multi_agent.serialize_state())
-        self._create(base, state, f"{base}/{_seg(multi_agent.id)}", None, SessionNotFoundError)
+        self._create(base, state, _multi_agent_path(session_id, multi_agent.id), None, SessionNotFoundError)
 
     def read_multi_agent(self, session_id: str, multi_agent_id: str, **kwargs: Any) -> dict[str, Any] | None:
         """Read a stored multi-agent state dict, or ``None`` if there is none."""
-        path = f"/api/v1/sessions/{_seg(session_id)}/multi-agents/{_seg(multi_agent_id)}"
+        path = _multi_agent_path(session_id, multi_agent_id)
         return self._request("GET", path, missing=None)  # type: ignore[no-any-return]
 
     def update_multi_agent(self, session_id: str, multi_agent: MultiAgentBase, **kwargs: Any) -> None:
         """Replace the stored multi-agent state; raises ``SessionRepositoryError`` if none is stored."""
-        path = f"/api/v1/sessions/{_seg(session_id)}/multi-agents/{_seg(multi_agent.id)}"
+        path = _multi_agent_path(session_id, multi_agent.id)
         self._request("PUT", path, json=multi_agent.serialize_state(), missing=SessionRepositoryError)
 
     # -- health ---------------------------------------------------------------------------------------
@@ -415,4 +458,6 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
             cls = ConflictError
         elif status in _TRANSIENT_STATUSES:
             cls = BackendUnavailableError
-        return cls(message, status_code=status, request_id=request_id, request=f"{method} {response.url}")
+        fields = detail.get("fields")
+        return cls(message, status_code=status, request_id=request_id, request=f"{method} {response.url}",
+                   fields=fields if isinstance(fields, dict) else None)

@@ -132,3 +132,28 @@ def test_bad_paging_parameters_are_422_naming_the_field(client, query, field):
 
     assert response.status_code == 422
     assert field in error_of(response)["fields"]
+
+
+@pytest.mark.parametrize(
+    "query, fields",
+    [
+        ({"limt": 5}, {"limt"}),
+        ({"limit": 5, "ofset": 10}, {"ofset"}),
+        ({"limit": 5, "page_size": 6}, {"limit", "page_size"}),
+        ([("limit", 5), ("limit", 50)], {"limit"}),
+    ],
+)
+def test_unknown_disagreeing_or_repeated_parameters_are_422_naming_them(client, query, fields):
+    create_session(client, "s")
+    create_agent(client, "s", "a")
+
+    response = client.get(message_url("s", "a"), query_string=query)
+
+    assert response.status_code == 422
+    assert set(error_of(response)["fields"]) == fields
+
+
+def test_limit_and_page_size_that_agree_are_one_page_size(long_conversation):
+    body = long_conversation.get(message_url("s", "a"), query_string={"page": 2, "limit": 10, "page_size": 10}).get_json()
+
+    assert _ids(body) == list(range(10, 20))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from helpers import SESSIONS, agent_url, create_agent, create_session, error_of, message_url
+from helpers import SESSIONS, agent_url, create_agent, create_message, create_session, error_of, message_url
 
 GOOD_IDS = ["user@example.com", "a b", "550e8400-e29b-41d4-a716-446655440000", "日本語", "x" * 255, "'; DROP TABLE sessions;--"]
 BAD_IDS = ["", "x" * 256, "a/b", "a\\b", "tab\there", "nl\nhere", "nul\u0000"]
@@ -81,8 +83,83 @@ def test_body_over_max_content_length_is_413(app):
     assert client.get(message_url("s", "a", 0)).status_code == 404
 
 
+def _chunked(app, path: str, body: bytes):
+    """POST ``body`` as a WSGI server hands over a chunked request: no Content-Length, input terminated."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    environ = EnvironBuilder(path=path, method="POST", data=body, content_type="application/json").get_environ()
+    del environ["CONTENT_LENGTH"]
+    environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True})
+    app_iter, status, _ = run_wsgi_app(app, environ, buffered=True)
+    return int(status.split()[0]), b"".join(app_iter)
+
+
+def test_chunked_body_over_max_content_length_is_413_not_cut_at_the_limit(app):
+    client = app.test_client()
+    create_session(client, "s")
+    create_agent(client, "s", "a")
+    body = b'{"message_id": 0, "message": {"text": "' + b"x" * 2000 + b'"}}'
+
+    app.config["MAX_CONTENT_LENGTH"] = len(body) - 1
+    status, answer = _chunked(app, message_url("s", "a"), body)
+    assert (status, json.loads(answer)["detail"]["error"]) == (413, "PayloadTooLargeError")
+    assert client.get(message_url("s", "a", 0)).status_code == 404
+
+    app.config["MAX_CONTENT_LENGTH"] = len(body)
+    assert _chunked(app, message_url("s", "a"), body)[0] == 201
+
+
 def test_default_max_content_length_is_ten_mebibytes(app):
     assert app.config["MAX_CONTENT_LENGTH"] == 10 * 1024 * 1024
+
+
+# Werkzeug's test client, like its development server, puts the undecoded path in RAW_URI and
+# REQUEST_URI; gunicorn sets only the first, mod_wsgi and uWSGI only the second.
+@pytest.mark.parametrize("server_sets", [{}, {"REQUEST_URI": None}, {"RAW_URI": None}])
+def test_an_encoded_slash_in_the_raw_path_is_422_naming_the_id(client, server_sets):
+    create_session(client, "s")
+    create_agent(client, "s", "a")
+
+    response = client.delete(f"{SESSIONS}/s%2Fagents%2Fa?x=%2F", environ_overrides=server_sets)
+
+    assert response.status_code == 422
+    assert list(error_of(response)["fields"]) == ["session_id"]
+    assert client.get(agent_url("s", "a")).status_code == 200
+
+
+def test_every_api_endpoint_without_a_query_refuses_one_and_changes_nothing(app, client):
+    from app.http import QUERY_ENDPOINTS
+
+    create_session(client, "s")
+    create_agent(client, "s", "a")
+    create_message(client, "s", "a", 0)
+    client.post(f"{SESSIONS}/s/multi-agents", json={"id": "m"})
+    values = {"session_id": "s", "agent_id": "a", "message_id": 0, "multi_agent_id": "m"}
+    tried = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        path = rule.build(values, append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method == "GET" and rule.endpoint in QUERY_ENDPOINTS:
+                continue
+            response = client.open(f"{path}?zzz=1", method=method, json={})
+            assert response.status_code == 422, (method, path)
+            assert error_of(response)["fields"] == {"zzz": ["unknown query parameter"]}, (method, path)
+            tried += 1
+
+    assert tried >= 16
+    assert client.get(message_url("s", "a", 0)).status_code == 200
+    assert client.get(f"{SESSIONS}/s/multi-agents/m").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/health", "/health/live", "/health/ready", "/apispec.json", "/docs/", "/redoc"])
+def test_health_and_documentation_ignore_query_strings(client, path):
+    assert client.get(f"{path}?_=1700000000").status_code == 200
+
+
+def test_a_cors_preflight_with_a_query_is_not_refused(client):
+    assert client.options(f"{SESSIONS}/s?zzz=1").status_code == 200
 
 
 def test_incoming_request_id_is_echoed_and_used_in_errors(client):

@@ -135,3 +135,13 @@ def test_list_rejects_a_forged_cursor(client):
 
     assert response.status_code == 422
     assert "cursor" in error_of(response)["fields"]
+
+
+def test_list_refuses_unknown_and_disagreeing_parameters(client):
+    misspelled = client.get(SESSIONS, query_string={"limt": 1})
+    disagreeing = client.get(SESSIONS, query_string={"limit": 1, "page_size": 2})
+
+    assert misspelled.status_code == 422
+    assert error_of(misspelled)["fields"] == {"limt": ["unknown query parameter"]}
+    assert disagreeing.status_code == 422
+    assert set(error_of(disagreeing)["fields"]) == {"limit", "page_size"}
