@@ -17,7 +17,8 @@ for folder in (ROOT, ROOT / "client", ROOT / "examples" / "session_agent"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from bench.server import Gunicorn  # noqa: E402
+from app.auth import fingerprint  # noqa: E402
+from bench.server import Gunicorn, execute  # noqa: E402
 from postgresql_session_repository import SyncPostgreSQLSessionRepository  # noqa: E402
 from scripted_model import ScriptedModel  # noqa: E402
 from strands import Agent  # noqa: E402
@@ -27,13 +28,21 @@ from strands.session.repository_session_manager import RepositorySessionManager 
 # these tests sends it (the client reads SESSION_BACKEND_API_KEY by default).
 CLIENT_TEST_KEY = f"sb_client_tests_{uuid.uuid4().hex}"
 # The service under gunicorn (bench.server.Gunicorn, as production runs it) gets this environment.
-BACKEND_ENV = {"WEB_CONCURRENCY": "2", "API_KEYS": f"client-tests:{CLIENT_TEST_KEY}"}
+CLIENT_NAMESPACE = "client-tests"
+BACKEND_ENV = {"WEB_CONCURRENCY": "2", "API_KEYS": f"{CLIENT_NAMESPACE}:{CLIENT_TEST_KEY}"}
 
 
 @pytest.fixture(autouse=True)
-def api_key_in_environment(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every client made in these tests sends CLIENT_TEST_KEY, as an agent deployment would."""
+def api_key_in_environment(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
+    """Every client made in these tests sends CLIENT_TEST_KEY, as an agent deployment would.
+
+    The key is stored again before each test: the service seeds it once per worker, and a test
+    that ran in between (an in-process API test) may have emptied the tables since.
+    """
     monkeypatch.setenv("SESSION_BACKEND_API_KEY", CLIENT_TEST_KEY)
+    key_id, secret_hash = fingerprint(CLIENT_TEST_KEY)
+    execute(database_url, "INSERT INTO api_keys (key_id, namespace, secret_hash) VALUES (%s, %s, %s) "
+            "ON CONFLICT (key_id) DO NOTHING", (key_id, CLIENT_NAMESPACE, secret_hash))
     return CLIENT_TEST_KEY
 
 
