@@ -19,7 +19,7 @@ from flask import Flask, Response, current_app, g, request
 from psycopg2 import errors as pg_errors
 
 from .config import Settings
-from .db import get_db, queries
+from .db import SCHEMA_OUT_OF_DATE, get_db, queries, schema_is_current
 from .errors import APIError, error_response
 
 logger = logging.getLogger(__name__)
@@ -139,6 +139,9 @@ def check_at_start(app: Flask) -> None:
         return
     try:
         with app.app_context():
+            if not schema_is_current(get_db()):
+                logger.error(f"database {SCHEMA_OUT_OF_DATE}; until then /health/ready and API requests answer 503")
+                return
             _seed_configured_keys(app)
             active = queries.any_active_api_key(get_db())
             required = queries.keys_required(get_db())

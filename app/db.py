@@ -6,6 +6,7 @@ at teardown, ``init_db`` applies the schema, and ``init-db`` is the command that
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -30,6 +31,10 @@ queries = aiosql.from_path(SQL_DIR, "psycopg2")
 # schema.sql is a psql script of `\ir` lines; migrations/NNNN_name.sql are versioned.
 _INCLUDE = re.compile(r"^\\ir\s+(\S+)\s*$")
 _MIGRATION_VERSION = re.compile(r"^migrations/(\d+)_[\w-]+\.sql$")
+_FUNCTION = re.compile(r"^CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+(\w+)\s*\(", re.MULTILINE | re.IGNORECASE)
+
+# What the service says, at start and on /health/ready, when the database lacks part of the schema.
+SCHEMA_OUT_OF_DATE = "schema out of date: run `session-backend init-db`"
 
 # Fail fast instead of hanging a worker thread when the database host is unreachable.
 CONNECT_TIMEOUT_SECONDS = 5
@@ -119,6 +124,33 @@ def _schema_steps() -> list[tuple[str | None, Path]]:
             versioned = _MIGRATION_VERSION.match(include.group(1))
             steps.append((versioned.group(1) if versioned else None, SQL_DIR / include.group(1)))
     return steps
+
+
+@functools.cache
+def _required_schema() -> tuple[int, list[str]]:
+    """The latest migration version this code ships, and the functions its queries call."""
+    steps = _schema_steps()
+    latest = max(int(version) for version, _ in steps if version is not None)
+    # The unversioned steps (functions.sql) hold the functions, re-created by every init-db.
+    functions = {name for version, path in steps if version is None for name in _FUNCTION.findall(path.read_text(encoding="utf-8"))}
+    return latest, sorted(functions)
+
+
+def schema_is_current(conn: psycopg2.extensions.connection) -> bool:
+    """Whether the database has every migration and function this code needs (one or two cheap queries).
+
+    A database with a newer migration than this code counts as current: during a rolling upgrade
+    the new release's init-db runs while the old release still serves.
+
+    Raises:
+        psycopg2.Error: the database did not answer.
+    """
+    latest, functions = _required_schema()
+    has_migrations_table, functions_present = queries.schema_catalog(conn, functions=functions)
+    if not has_migrations_table or functions_present != len(functions):
+        return False
+    recorded = queries.latest_migration(conn)
+    return recorded is not None and int(recorded) >= latest
 
 
 def apply_schema(url: str) -> list[str]:

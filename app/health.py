@@ -8,7 +8,7 @@ import psycopg2
 from flask import Blueprint, Response
 from psycopg2.pool import PoolError
 
-from .db import get_db, queries
+from .db import SCHEMA_OUT_OF_DATE, get_db, schema_is_current
 from .errors import RETRY_AFTER_SECONDS
 
 bp = Blueprint("health", __name__, url_prefix="/health")
@@ -23,12 +23,13 @@ def _answer(body: dict, status: int = 200) -> Response:
     return response
 
 
-def _database_reachable() -> bool:
-    # Reporting the database's state is this endpoint's job, so a failure is an answer, not an error.
+def _schema_current() -> bool | None:
+    """Whether the database has the schema this code needs; None when the database does not answer."""
+    # Reporting the database's state is these endpoints' job, so a failure is an answer, not an error.
     try:
-        return queries.ping(get_db()) == 1
+        return schema_is_current(get_db())
     except (psycopg2.Error, PoolError):
-        return False
+        return None
 
 
 @bp.get("")
@@ -47,17 +48,20 @@ def health() -> Response:
 
 @bp.get("/db")
 def database() -> Response:
-    """Report whether the database answers a query.
+    """Report whether the database answers a query, and whether it has the schema this release needs.
     ---
     get:
       tags: [health]
       responses:
-        200: {description: The database answers}
+        200: {description: "The database answers; `schema` says whether it is up to date"}
         503: {description: The database is unreachable}
     """
-    if _database_reachable():
-        return _answer({"status": "healthy", "database": "connected"})
-    return _answer({"status": "unhealthy", "database": "unreachable"}, 503)
+    current = _schema_current()
+    if current is None:
+        return _answer({"status": "unhealthy", "database": "unreachable"}, 503)
+    if current:
+        return _answer({"status": "healthy", "database": "connected", "schema": "up to date"})
+    return _answer({"status": "healthy", "database": "connected", "schema": "out of date", "reason": SCHEMA_OUT_OF_DATE})
 
 
 @bp.get("/live")
@@ -74,14 +78,17 @@ def live() -> Response:
 
 @bp.get("/ready")
 def ready() -> Response:
-    """Readiness: the service can reach its database and take traffic.
+    """Readiness: the service can reach its database, which has the schema this release needs.
     ---
     get:
       tags: [health]
       responses:
         200: {description: Ready}
-        503: {description: Not ready}
+        503: {description: "Not ready: the database is unreachable or its schema is out of date (see `reason`)"}
     """
-    if _database_reachable():
-        return _answer({"status": "ready"})
-    return _answer({"status": "not ready", "database": "unreachable"}, 503)
+    current = _schema_current()
+    if current is None:
+        return _answer({"status": "not ready", "database": "unreachable", "reason": "database unreachable"}, 503)
+    if not current:
+        return _answer({"status": "not ready", "database": "connected", "reason": SCHEMA_OUT_OF_DATE}, 503)
+    return _answer({"status": "ready"})

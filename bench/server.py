@@ -83,6 +83,9 @@ def free_port() -> int:
 class Gunicorn:
     """The service as production runs it: ``gunicorn -c gunicorn.conf.py wsgi:app``, on 127.0.0.1."""
 
+    # What must answer 200 before start() returns; a test of a server that is not ready waits for /health/live.
+    ready_path = "/health/ready"
+
     def __init__(self, database_url: str, log_path: Path, **env: str) -> None:
         self.database_url = database_url
         self.port = free_port()
@@ -106,7 +109,7 @@ class Gunicorn:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}")
             try:
                 if self._all_workers_loaded(log_start) and \
-                        requests.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
+                        requests.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200:
                     return self
             except requests.RequestException:
                 pass

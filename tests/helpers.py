@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 from flask.testing import FlaskClient
 
@@ -67,3 +70,14 @@ def error_of(response) -> dict[str, Any]:
     assert {"error", "message", "request_id"} <= set(detail), detail
     assert detail["request_id"] == response.headers["X-Request-ID"]
     return detail
+
+
+@contextmanager
+def scratch_database(url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database on the server of ``url``, dropped afterwards; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    execute(url, f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    finally:
+        execute(url, f'DROP DATABASE "{name}" WITH (FORCE)')

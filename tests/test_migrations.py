@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from app import create_app, db
-from helpers import PROJECT_ROOT, SESSIONS, agent_url, execute, message_url
+from helpers import PROJECT_ROOT, SESSIONS, agent_url, execute, message_url, scratch_database
 
 SQL = PROJECT_ROOT / "sql"
-
-
-def _sibling_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture
 def first_schema_database(database_url):
     """A new database with the schema as the first release created it: no namespaces, no migration records."""
-    name = f"migration_{uuid.uuid4().hex[:12]}"
-    execute(database_url, f'CREATE DATABASE "{name}"')
-    url = _sibling_database(database_url, name)
-    execute(url, (SQL / "migrations" / "0001_initial.sql").read_text() + (SQL / "migrations" / "functions.sql").read_text())
-    execute(url, "DROP TABLE schema_migrations")
-    yield url
-    execute(database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+    with scratch_database(database_url, "migration") as url:
+        execute(url, (SQL / "migrations" / "0001_initial.sql").read_text() + (SQL / "migrations" / "functions.sql").read_text())
+        execute(url, "DROP TABLE schema_migrations")
+        yield url
 
 
 def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_database):
@@ -77,13 +67,10 @@ def test_schema_sql_lists_every_migration_in_order():
 
 def _todays_schema_but(database_url: str, undo: str) -> Iterator[str]:
     """A new database with today's schema, then ``undo`` run on it to make an older release's; dropped after."""
-    name = f"older_{uuid.uuid4().hex[:12]}"
-    execute(database_url, f'CREATE DATABASE "{name}"')
-    url = _sibling_database(database_url, name)
-    db.apply_schema(url)
-    execute(url, undo)
-    yield url
-    execute(database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+    with scratch_database(database_url, "older") as url:
+        db.apply_schema(url)
+        execute(url, undo)
+        yield url
 
 
 @pytest.fixture

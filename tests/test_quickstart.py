@@ -22,7 +22,7 @@ def test_make_run_serves_health_on_the_embedded_database_and_keeps_data_across_r
         kept = requests.get(f"{second.base_url}/api/v1/sessions/quickstart", timeout=5)
 
     assert health.json()["status"] == "healthy"
-    assert database.json() == {"status": "healthy", "database": "connected"}
+    assert database.json() == {"status": "healthy", "database": "connected", "schema": "up to date"}
     assert created.status_code == 201
     assert kept.status_code == 200 and kept.json()["created_at"] == created.json()["created_at"]
     assert first.stopped_cleanly and second.stopped_cleanly, "the embedded PostgreSQL was not stopped with the service"
