@@ -34,6 +34,7 @@ FROM ${BASE_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    API_HOST=0.0.0.0 \
     API_PORT=8000 \
     ENVIRONMENT=production
 RUN groupadd --system --gid 10001 app \

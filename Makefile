@@ -4,20 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 API_PORT ?= 8001
+API_HOST ?= 127.0.0.1
 
-.PHONY: venv run test container-test bench soak clean
+.PHONY: venv run psql test container-test bench soak clean
 
 venv: $(STAMP)
 
 $(STAMP): setup.cfg setup.py
+	@echo "make: installing the project and its dependencies into $(VENV) (first run only, about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
-## Serve the API on http://localhost:$(API_PORT) (embedded PostgreSQL unless DATABASE_URL is set).
+## Serve the API on http://$(API_HOST):$(API_PORT) (embedded PostgreSQL unless DATABASE_URL is set).
 run: venv
-	API_PORT=$(API_PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	API_HOST=$(API_HOST) API_PORT=$(API_PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+## Open psql on the embedded PostgreSQL (started for the session if `make run` is not running).
+psql: venv
+	@$(BIN)/python -m app.embedded psql
 
 ## Run the whole test suite (TEST_DATABASE_URL if set, else an embedded PostgreSQL).
 test: venv

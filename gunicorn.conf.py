@@ -2,16 +2,23 @@
 
 Everything comes from the environment, so one file serves a laptop, compose and Kubernetes:
 
-- API_PORT (8000) and API_HOST (0.0.0.0): where to listen.
+- API_PORT (8000) and API_HOST (127.0.0.1): where to listen; the container image sets
+  API_HOST=0.0.0.0.
 - WEB_CONCURRENCY: worker processes; default 2 per CPU available to this process, at most 8.
 - GUNICORN_THREADS (4): threads per worker (gthread); each busy thread holds one pooled
   connection, so keep DB_POOL_MAX >= GUNICORN_THREADS.
 - GUNICORN_TIMEOUT (30): seconds before a silent worker is killed and replaced.
 - GUNICORN_GRACEFUL_TIMEOUT (20): after SIGTERM, seconds that in-flight requests get to finish.
 - GUNICORN_KEEPALIVE (5): seconds an idle keep-alive connection is kept open.
+- GUNICORN_CONTROL_SOCKET (unset): a path for gunicorn's control socket (``gunicornc -s PATH``).
+  Unset, there is none: gunicorn's default path is one per user, so each server started on the
+  machine would take it over from the one before (and remove it on exit), and gunicornc would
+  drive whichever server started last.
 
-The app is not preloaded: each worker imports it after the fork and opens its own
-connection pool lazily, so no PostgreSQL connection is ever shared across processes.
+The app is not preloaded: each worker builds it after the fork and opens its own connection pool
+lazily, so no PostgreSQL connection is ever shared across processes. The master sets up the
+embedded PostgreSQL when DATABASE_URL is unset (saying what it does), runs the start-up checks
+once, and prints one banner (app/startup.py) before it forks the workers.
 The access log goes to stdout as one JSON object per line; gunicorn's own log to stderr.
 """
 
@@ -46,7 +53,7 @@ def _cpus() -> int:
 # Requests spend most of their time waiting on PostgreSQL, so a few processes per CPU with
 # several threads each keep the CPUs busy; capped so that workers * DB_POOL_MAX stays
 # within what PostgreSQL (or PgBouncer) is sized for.
-bind = f"{os.environ.get('API_HOST', '0.0.0.0')}:{_env_int('API_PORT', 8000)}"
+bind = f"{os.environ.get('API_HOST', '127.0.0.1')}:{_env_int('API_PORT', 8000)}"
 workers = _env_int("WEB_CONCURRENCY", min(2 * _cpus(), 8))
 threads = _env_int("GUNICORN_THREADS", 4)
 worker_class = "gthread"
@@ -54,6 +61,10 @@ timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20)
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 preload_app = False
+# gunicorn's default control socket is one path per user: see GUNICORN_CONTROL_SOCKET above.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
 # The heartbeat file lives in memory: /tmp may be a slow or read-only disk in a container.
 if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
@@ -101,7 +112,14 @@ logger_class = JSONAccessLogger
 
 def on_starting(server):
     """Start the embedded PostgreSQL before workers fork, when DATABASE_URL is not set."""
-    embedded.start_if_needed()
+    embedded.start_if_needed(progress=server.log.info)
+
+
+def when_ready(server):
+    """Once listening, before forking workers: run the start-up checks and print the banner, once."""
+    from app import startup
+
+    startup.announce([str(listener) for listener in server.LISTENERS])
 
 
 def post_worker_init(worker):

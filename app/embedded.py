@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -36,7 +38,10 @@ _server = None
 
 def _pgserver():
     try:
-        import pgserver
+        with warnings.catch_warnings():
+            # Without XDG_RUNTIME_DIR, platformdirs warns that pgserver's lock lives under /tmp: harmless.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            import pgserver
     except ImportError:
         raise RuntimeError(
             "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
@@ -107,6 +112,11 @@ def start_if_needed(progress: Callable[[str], None] = logger.info) -> None:
         os.environ["DATABASE_URL"] = start(settings.embedded_data_dir, progress)
 
 
+def running_data_dir() -> Path | None:
+    """The data directory of the embedded server this process started or attached to, if any."""
+    return None if _server is None else Path(_server.pgdata)
+
+
 def stop() -> None:
     """Release this process's handle on the embedded server (the last live handle stops it)."""
     global _server
@@ -118,7 +128,7 @@ def stop() -> None:
 
 def client_command(tool: str, url: str, *args: str) -> list[str]:
     """The command line that runs PostgreSQL client ``tool`` (psql, pg_dump, ...) on database ``url``."""
-    from pgserver import POSTGRES_BIN_PATH
+    from pgserver._commands import POSTGRES_BIN_PATH
 
     return [str(POSTGRES_BIN_PATH / tool), "--dbname", url, *args]
 
@@ -133,6 +143,9 @@ def main(argv: list[str]) -> int:
         print("DATABASE_URL is set: run the tool on it directly, e.g. psql \"$DATABASE_URL\"", file=sys.stderr)
         return 2
     url = start(settings.embedded_data_dir, progress=lambda line: print(line, file=sys.stderr))
+    # Ctrl-C belongs to the tool (psql cancels the running query); a handler, unlike SIG_IGN,
+    # is not inherited by the tool.
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
     try:
         return subprocess.run(client_command(argv[0], url, *argv[1:])).returncode
     finally:
