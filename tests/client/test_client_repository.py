@@ -331,7 +331,7 @@ def test_multi_agent_state_round_trip(repo, sid):
 
 def test_health_checks(repo):
     assert repo.health_check()["status"] == "healthy"
-    assert repo.database_health_check() == {"status": "healthy", "database": "connected"}
+    assert repo.database_health_check() == {"status": "healthy", "database": "connected", "schema": "up to date"}
 
 
 def test_unreachable_backend_raises_after_retries():
