@@ -1,12 +1,14 @@
 """What a server says once when it starts: the start-up checks' warnings, then one banner.
 
 gunicorn's master runs :func:`announce` (gunicorn.conf.py, ``when_ready``) before it forks any
-worker, so the warnings of ``auth.check_at_start`` appear once per start rather than once per
-worker; the workers inherit :data:`checked_by_master` and skip the check (wsgi.py).
+worker. It builds the app once, so ``auth.check_at_start`` logs its warnings there; each worker
+still runs the check when it loads the app (seeding API_KEYS, refusing production without keys),
+but a warning its master already logged is not repeated once per worker.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,9 +19,6 @@ from . import __version__, create_app, embedded
 from .config import ConfigurationError, Settings
 from .db import SCHEMA_OUT_OF_DATE, close_pool, get_db, queries, schema_is_current
 
-# True in a gunicorn master that has run the start-up checks, and in the workers it forks.
-checked_by_master = False
-
 _DEFAULT_DATA_DIR = Path(".data/postgres")
 
 
@@ -27,9 +26,33 @@ def authentication_state(conn: psycopg2.extensions.connection, settings: Setting
     """Say whether API requests need a key: the one place the banner's rule lives."""
     if settings.auth_disabled:
         return "off (AUTH_DISABLED=true): every request shares the 'default' namespace"
+    if not (settings.production or queries.keys_required(conn)):
+        return "off until the first key: create one with `session-backend keys create --namespace NAME`"
     if queries.any_active_api_key(conn):
         return "on: API requests need a key (Authorization: Bearer <key>)"
-    return "off until the first key: create one with `session-backend keys create --namespace NAME`"
+    return "on, with no active key: every API request gets 401 until `session-backend keys create --namespace NAME`"
+
+
+class _Collect(logging.Handler):
+    """Keeps the warnings logged while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class _SaidByTheMaster(logging.Filter):
+    """Drops a warning the gunicorn master already logged at start; workers inherit it with the fork."""
+
+    def __init__(self, messages: set[str]) -> None:
+        super().__init__()
+        self._messages = messages
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING or record.getMessage() not in self._messages
 
 
 def _database_line(settings: Settings, data_dir: Path | None) -> str:
@@ -98,15 +121,20 @@ def announce(listeners: list[str]) -> None:
         RuntimeError: the checks refuse to serve (production without API keys, an unusable setting);
             gunicorn prints it and exits 1 before starting any worker.
     """
-    global checked_by_master
+    said = _Collect()
+    logging.getLogger().addHandler(said)
     try:
         app = create_app()  # runs auth.check_at_start
     except ConfigurationError as exc:
         raise RuntimeError(str(exc)) from None
+    finally:
+        logging.getLogger().removeHandler(said)
     try:
         not_ready, auth = _state(app)
     finally:
         close_pool(app)  # the workers open their own; none of these connections may cross a fork
-    checked_by_master = True
+    repeated = _SaidByTheMaster({record.getMessage() for record in said.records})
+    for name in {record.name for record in said.records}:
+        logging.getLogger(name).addFilter(repeated)
     print(banner(listeners, app.config["SETTINGS"], embedded.running_data_dir(), not_ready, auth), file=sys.stderr, flush=True)
 
