@@ -102,6 +102,7 @@ def start(data_dir: Path, progress: Callable[[str], None] = logger.info) -> str:
     applied = apply_schema(url)
     if applied:
         progress(f"applied database migrations {', '.join(applied)}")
+    logger.info("embedded PostgreSQL ready", extra={"data_dir": str(data_dir)})
     return url
 
 

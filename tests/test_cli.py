@@ -71,7 +71,7 @@ def test_on_a_new_embedded_database_logs_go_to_stderr_and_stdout_is_only_the_res
 
     assert created.returncode == 0, created.stderr
     assert KEY_LINE.fullmatch(created.stdout)
-    assert "Initializing pgdata" in created.stderr and "embedded PostgreSQL ready" in created.stderr
+    assert "creating the embedded PostgreSQL" in created.stderr and "embedded PostgreSQL ready" in created.stderr
     second = json.loads(as_json.stdout)
     assert "embedded PostgreSQL ready" in as_json.stderr
     ids = {key["key_id"]: key["namespace"] for key in json.loads(listed.stdout)}
