@@ -132,7 +132,10 @@ def _required_schema() -> tuple[int, list[str]]:
     steps = _schema_steps()
     latest = max(int(version) for version, _ in steps if version is not None)
     # The unversioned steps (functions.sql) hold the functions, re-created by every init-db.
-    functions = {name for version, path in steps if version is None for name in _FUNCTION.findall(path.read_text(encoding="utf-8"))}
+    functions = set()
+    for version, path in steps:
+        if version is None:
+            functions.update(_FUNCTION.findall(path.read_text(encoding="utf-8")))
     return latest, sorted(functions)
 
 
