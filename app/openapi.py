@@ -51,7 +51,10 @@ def _path_parameter(name: str) -> dict[str, Any]:
     if name == "message_id":
         schema = {"type": "integer", "minimum": 0, "maximum": schemas.MAX_MESSAGE_ID}
     else:
-        schema = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^/\\\\]+$"}
+        schema = {
+            "type": "string", "minLength": 1, "maxLength": schemas.IDENTIFIER_MAX_LENGTH,
+            "pattern": schemas.IDENTIFIER_PATTERN,
+        }
     return {"in": "path", "name": name, "required": True, "schema": schema}
 
 

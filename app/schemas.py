@@ -4,6 +4,7 @@ and, through apispec, generate the OpenAPI document."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timezone
 from typing import Any
 
@@ -13,19 +14,42 @@ MAX_MESSAGE_ID = 2**31 - 1
 SESSION_TYPES = ("AGENT", "MULTI_AGENT")
 
 
-def _is_printable_without_slashes(value: str) -> bool:
-    # The rule Strands applies to its own ids: they become path segments.
-    return value.isprintable() and "/" not in value and "\\" not in value
+# The id rule, stated once: the OpenAPI document publishes IDENTIFIER_PATTERN with minLength 1 and
+# maxLength IDENTIFIER_MAX_LENGTH, and the service applies the same regex. Ids become URL path
+# segments (here and in Strands' file and S3 repositories), so '/' and '\\' are out, and '.' and '..'
+# would be removed as dot segments by HTTP clients. Control characters (C0, DEL and C1) are out.
+# The pattern reads alike in ECMA-262 (JSON Schema's dialect: schemathesis, ReDoc, Swagger UI) and
+# in Python's `re` under fullmatch (a bare `$` would let Python accept a final newline). It names no
+# surrogates: ECMA engines without the `u` flag would refuse every astral character (emoji) with them.
+IDENTIFIER_MAX_LENGTH = 255
+IDENTIFIER_PATTERN = r"^(?!\.\.?$)[^\x00-\x1f\x7f-\x9f/\\]+$"
+IDENTIFIER_RULE = (
+    f"1-{IDENTIFIER_MAX_LENGTH} characters; no control characters (U+0000-U+001F, U+007F-U+009F), "
+    "no '/' or '\\', and not '.' or '..'. URL-encode it in paths."
+)
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+# JSON can escape an unpaired surrogate, which is no character: PostgreSQL cannot store it.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-def _printable_without_slashes(value: str) -> None:
-    if not _is_printable_without_slashes(value):
-        raise ValidationError("must be printable and contain no '/' or '\\'")
+def _identifier_content(value: str) -> None:
+    if _IDENTIFIER.fullmatch(value):
+        if _SURROGATE.search(value):
+            raise ValidationError("must be valid Unicode: no unpaired surrogates")
+        return
+    if value in (".", ".."):
+        raise ValidationError("'.' and '..' are not valid ids")
+    if value:  # the empty id is the length rule's to report
+        raise ValidationError("must contain no control characters, '/' or '\\'")
 
 
 def is_identifier(value: str) -> bool:
     """Whether ``value`` passes :func:`Identifier`'s rules, without building error messages."""
-    return 0 < len(value) <= 255 and _is_printable_without_slashes(value)
+    return (
+        len(value) <= IDENTIFIER_MAX_LENGTH
+        and _IDENTIFIER.fullmatch(value) is not None
+        and (value.isascii() or _SURROGATE.search(value) is None)
+    )
 
 
 def is_message_id(value: str) -> bool:
@@ -34,8 +58,11 @@ def is_message_id(value: str) -> bool:
 
 
 def Identifier(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
-    """A session, agent or multi-agent id: 1-255 printable characters without slashes."""
-    return fields.String(validate=[validate.Length(1, 255), _printable_without_slashes], **kwargs)
+    """A session, agent or multi-agent id, following IDENTIFIER_PATTERN (documented with it)."""
+    metadata = {"pattern": IDENTIFIER_PATTERN, "description": IDENTIFIER_RULE, **kwargs.pop("metadata", {})}
+    return fields.String(
+        validate=[validate.Length(1, IDENTIFIER_MAX_LENGTH), _identifier_content], metadata=metadata, **kwargs
+    )
 
 
 def MessageId(strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N802
