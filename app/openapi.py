@@ -11,7 +11,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec_webframeworks.flask import FlaskPlugin
 from flasgger import Swagger
-from flask import Blueprint, Flask, render_template, send_from_directory
+from flask import Blueprint, Flask, redirect, render_template, send_from_directory, url_for
+from werkzeug.wrappers import Response
 
 from . import schemas
 
@@ -33,6 +34,12 @@ _ERRORS = {
 _REDOC_ASSETS = Path(flask_redoc.__file__).parent / "static" / "js"
 
 redoc_bp = Blueprint("redoc", __name__)
+
+
+@redoc_bp.get("/")
+def root() -> Response:
+    """Send a person who opens the service's address to its documentation."""
+    return redirect(url_for("flasgger.apidocs"))
 
 
 @redoc_bp.get("/redoc")

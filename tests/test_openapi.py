@@ -73,3 +73,11 @@ def test_generated_requests_get_no_5xx_and_match_the_spec(case):
             schemathesis.checks.response_schema_conformance,
         ]
     )
+
+
+def test_the_root_redirects_to_the_docs(client):
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/docs/"
+    assert client.get("/", follow_redirects=True).mimetype == "text/html"
