@@ -52,6 +52,30 @@ def is_identifier(value: str) -> bool:
     )
 
 
+# A session list cursor: the created_at (epoch seconds, six decimals) and session id (UTF-8 in hex)
+# of the last session shown. Every value the pattern admits is a position the query can start
+# from: seconds within PostgreSQL's timestamp range, whole bytes, and no NUL byte, which no id
+# holds and PostgreSQL cannot take. Invalid UTF-8 is decoded with replacement characters.
+CURSOR_PATTERN = r"^(?:-[0-9]{1,11}|[0-9]{1,12})\.[0-9]{6}_(?:[1-9a-f][0-9a-f]|0[1-9a-f])*$"
+CURSOR_MAX_LENGTH = 12 + 1 + 6 + 1 + 2 * 4 * IDENTIFIER_MAX_LENGTH
+CURSOR_DESCRIPTION = (
+    "Where the page starts: pass the `next_cursor` of the previous page unchanged. Treat it as an opaque "
+    "string; any value matching the pattern is accepted (one this service did not issue still names a "
+    "position in the list), anything else is a 422."
+)
+
+
+def _matching(pattern: str, message: str) -> Any:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> None:
+        # fullmatch: `$` alone would let a final newline through, which ECMA-262's `$` does not.
+        if not compiled.fullmatch(value):
+            raise ValidationError(message)
+
+    return check
+
+
 def is_message_id(value: str) -> bool:
     """Whether ``value`` is a message id written plainly in decimal (other spellings go to the schema)."""
     return value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= MAX_MESSAGE_ID
@@ -218,7 +242,10 @@ class PageQuery(QuerySchema):
 
 
 class SessionListQuery(PageQuery):
-    cursor = fields.String(validate=validate.Length(1, 2048))
+    cursor = fields.String(
+        validate=[validate.Length(1, CURSOR_MAX_LENGTH), _matching(CURSOR_PATTERN, "must be a next_cursor from a previous page")],
+        metadata={"pattern": CURSOR_PATTERN, "description": CURSOR_DESCRIPTION},
+    )
 
 
 class MessageListQuery(PageQuery):

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, g
 
 from . import schemas
 from .db import get_db, queries
-from .errors import RequestValidationError
 from .http import found, json_response, load_json, load_query, no_content
 from .paging import page_window
 
@@ -19,16 +16,13 @@ SESSION_LIST_QUERY_SCHEMA = schemas.SessionListQuery()
 SESSION_UPDATE_SCHEMA = schemas.SessionUpdate()
 
 
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    """Split a ``next_cursor`` back into the (created_at, session_id) it was made from."""
-    try:
-        created_at, session_id = json.loads(bytes.fromhex(cursor).decode("utf-8"))
-        if not isinstance(created_at, str) or not isinstance(session_id, str):
-            raise ValueError
-    except (ValueError, TypeError):
-        message = "not a cursor this service issued"
-        raise RequestValidationError(message, fields={"cursor": [message]}) from None
-    return created_at, session_id
+def _decode_cursor(cursor: str) -> tuple[int, int, str]:
+    """Split a cursor (already matched against CURSOR_PATTERN) into whole seconds, microseconds and id."""
+    seconds, _, hex_id = cursor.partition("_")
+    whole, _, fraction = seconds.partition(".")
+    micros = int(whole) * 1_000_000 + (-1 if whole.startswith("-") else 1) * int(fraction)
+    # Floor division keeps the microseconds in [0, 1e6) for times before 1970 too.
+    return *divmod(micros, 1_000_000), bytes.fromhex(hex_id).decode("utf-8", errors="replace")
 
 
 @bp.post("")
@@ -58,11 +52,12 @@ def list_sessions() -> Response:
     """
     query = load_query(SESSION_LIST_QUERY_SCHEMA)
     limit, offset, page = page_window(query, default_limit=50)
-    created_at, session_id = _decode_cursor(query["cursor"]) if "cursor" in query else (None, None)
+    seconds, micros, session_id = _decode_cursor(query["cursor"]) if "cursor" in query else (None, None, None)
     body = queries.list_sessions(
         get_db(),
         **g.caller,
-        cursor_created_at=created_at,
+        cursor_seconds=seconds,
+        cursor_micros=micros,
         cursor_session_id=session_id,
         limit=limit,
         offset=offset,
