@@ -52,8 +52,8 @@ def is_identifier(value: str) -> bool:
     )
 
 
-# A session list cursor: the created_at (epoch seconds, six decimals) and session id (UTF-8 in hex)
-# of the last session shown. Every value the pattern admits is a position the query can start
+# A session list cursor: the created_at (whole epoch seconds, rounded down, '.', microseconds) and
+# session id (UTF-8 in hex) of the last session shown. Every value the pattern admits is a position the query can start
 # from: seconds within PostgreSQL's timestamp range, whole bytes, and no NUL byte, which no id
 # holds and PostgreSQL cannot take. Invalid UTF-8 is decoded with replacement characters.
 CURSOR_PATTERN = r"^(?:-[0-9]{1,11}|[0-9]{1,12})\.[0-9]{6}_(?:[1-9a-f][0-9a-f]|0[1-9a-f])*$"

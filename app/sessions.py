@@ -18,11 +18,11 @@ SESSION_UPDATE_SCHEMA = schemas.SessionUpdate()
 
 def _decode_cursor(cursor: str) -> tuple[int, int, str]:
     """Split a cursor (already matched against CURSOR_PATTERN) into whole seconds, microseconds and id."""
-    seconds, _, hex_id = cursor.partition("_")
-    whole, _, fraction = seconds.partition(".")
-    micros = int(whole) * 1_000_000 + (-1 if whole.startswith("-") else 1) * int(fraction)
-    # Floor division keeps the microseconds in [0, 1e6) for times before 1970 too.
-    return *divmod(micros, 1_000_000), bytes.fromhex(hex_id).decode("utf-8", errors="replace")
+    time, _, hex_id = cursor.partition("_")
+    seconds, _, micros = time.partition(".")
+    # Normalized so that any spelling the pattern admits (e.g. "-0.5") gives 0 <= micros < 1e6.
+    seconds, micros = divmod(int(seconds) * 1_000_000 + int(micros), 1_000_000)
+    return seconds, micros, bytes.fromhex(hex_id).decode("utf-8", errors="replace")
 
 
 @bp.post("")

@@ -21,9 +21,9 @@ RETURNING session_json(s)::text;
 DELETE FROM sessions WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND session_id = :session_id RETURNING session_id;
 
 -- name: list_sessions(key_hash, keyless, cursor_seconds, cursor_micros, cursor_session_id, limit, offset, page)$
--- Newest first. The cursor is the (created_at, session_id) of the last row shown: created_at in epoch
--- seconds with six decimals, '_', the id's UTF-8 in hex (app/schemas.py CURSOR_PATTERN). It comes back
--- as whole seconds and microseconds, which to_timestamp and an interval turn into a time exactly.
+-- Newest first. The cursor is the (created_at, session_id) of the last row shown: created_at's whole epoch
+-- seconds (rounded down), '.', its microseconds, '_', the id's UTF-8 in hex (app/schemas.py CURSOR_PATTERN).
+-- Integers both ways, so the position is exact in any year: a float of epoch seconds would round.
 -- The outer SELECT reads `caller`, so the key is checked even when no session would be scanned.
 WITH caller AS MATERIALIZED (
     SELECT caller_namespace(:key_hash, :keyless) AS namespace
@@ -32,8 +32,9 @@ WITH caller AS MATERIALIZED (
     FROM sessions AS s
     WHERE s.namespace = (SELECT namespace FROM caller)
       AND (:cursor_seconds::bigint IS NULL
-           OR (s.created_at, s.session_id) < (to_timestamp(:cursor_seconds::bigint) + :cursor_micros::int * interval '1 microsecond',
-                                              :cursor_session_id::varchar))
+           OR (s.created_at, s.session_id)
+              < (to_timestamp(:cursor_seconds::bigint) + :cursor_micros::int * interval '1 microsecond',
+                 :cursor_session_id::varchar))
     ORDER BY s.created_at DESC, s.session_id DESC
     LIMIT :limit + 1 OFFSET :offset
 ), shown AS (
@@ -44,7 +45,9 @@ WITH caller AS MATERIALIZED (
 SELECT json_build_object(
     'sessions', coalesce((SELECT json_agg(session_json(s) ORDER BY created_at DESC, session_id DESC) FROM shown), '[]'::json),
     'next_cursor', CASE WHEN (SELECT count(*) FROM page) > :limit THEN
-        (SELECT extract(epoch FROM created_at)::numeric(20, 6)::text || '_' || encode(convert_to(session_id, 'UTF8'), 'hex')
+        (SELECT extract(epoch FROM date_trunc('second', created_at))::bigint
+                || '.' || lpad(mod(extract(microseconds FROM created_at)::bigint, 1000000)::text, 6, '0')
+                || '_' || encode(convert_to(session_id, 'UTF8'), 'hex')
          FROM last)
     END,
     'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit
