@@ -33,12 +33,15 @@ def _database_reachable() -> bool:
 
 @bp.get("")
 def health() -> Response:
-    """Report that the service process is up.
+    """Report that the service is up.
+
+    200 with the service's name and version while the process serves requests. Needs no API key.
     ---
     get:
+      operationId: getHealth
       tags: [health]
       responses:
-        200: {description: The service is running}
+        200: {description: The service is running, content: {application/json: {schema: HealthStatus}}}
     """
     from . import __version__
 
@@ -47,13 +50,16 @@ def health() -> Response:
 
 @bp.get("/db")
 def database() -> Response:
-    """Report whether the database answers a query.
+    """Report whether the database answers.
+
+    200 when the database answers a query, 503 when it does not. Needs no API key.
     ---
     get:
+      operationId: getDatabaseHealth
       tags: [health]
       responses:
-        200: {description: The database answers}
-        503: {description: The database is unreachable}
+        200: {description: The database answers, content: {application/json: {schema: HealthStatus}}}
+        503: {description: The database is unreachable, content: {application/json: {schema: HealthStatus}}}
     """
     if _database_reachable():
         return _answer({"status": "healthy", "database": "connected"})
@@ -62,25 +68,33 @@ def database() -> Response:
 
 @bp.get("/live")
 def live() -> Response:
-    """Liveness: the process serves requests (never touches the database).
+    """Liveness probe.
+
+    200 while the process serves requests. It never touches the database, so an orchestrator does not
+    restart the service over a database outage. Needs no API key.
     ---
     get:
+      operationId: getLiveness
       tags: [health]
       responses:
-        200: {description: Alive}
+        200: {description: Alive, content: {application/json: {schema: HealthStatus}}}
     """
     return _answer({"status": "alive"})
 
 
 @bp.get("/ready")
 def ready() -> Response:
-    """Readiness: the service can reach its database and take traffic.
+    """Readiness probe.
+
+    200 when the service can take traffic; 503, with the reason, when it cannot (its database is
+    unreachable or not ready), so a load balancer or Kubernetes sends it none. Needs no API key.
     ---
     get:
+      operationId: getReadiness
       tags: [health]
       responses:
-        200: {description: Ready}
-        503: {description: Not ready}
+        200: {description: Ready, content: {application/json: {schema: HealthStatus}}}
+        503: {description: Not ready, content: {application/json: {schema: HealthStatus}}}
     """
     if _database_reachable():
         return _answer({"status": "ready"})

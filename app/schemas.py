@@ -94,9 +94,17 @@ def MessageId(strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N8
     return fields.Integer(strict=strict, validate=validate.Range(0, MAX_MESSAGE_ID), **kwargs)
 
 
-def Timestamp() -> fields.AwareDateTime:  # noqa: N802
+def Timestamp(description: str) -> fields.AwareDateTime:  # noqa: N802
     """An optional ISO 8601 timestamp; one without a zone is taken as UTC."""
-    return fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
+    return fields.AwareDateTime(
+        load_default=None, default_timezone=timezone.utc, metadata={"description": description}
+    )
+
+
+_CREATED_AT = "When the record was made (ISO 8601; no zone means UTC); the server's clock when absent."
+_UPDATED_AT = "Kept as sent on create (else equal to `created_at`); every update sets it to the server's clock."
+_SESSION_TYPE = "`AGENT` (the default) or `MULTI_AGENT`."
+_STORED_AT = "Set by the server (ISO 8601, UTC)."
 
 
 def json_text(document: Any) -> str:
@@ -153,26 +161,36 @@ class QuerySchema(Schema):
 
 class SessionCreate(RequestSchema):
     session_id = Identifier(required=True)
-    session_type = fields.String(load_default="AGENT", validate=validate.OneOf(SESSION_TYPES))
-    created_at = Timestamp()
-    updated_at = Timestamp()
+    session_type = fields.String(
+        load_default="AGENT", validate=validate.OneOf(SESSION_TYPES), metadata={"description": _SESSION_TYPE}
+    )
+    created_at = Timestamp(_CREATED_AT)
+    updated_at = Timestamp(_UPDATED_AT)
 
 
 class SessionUpdate(RequestSchema):
-    session_type = fields.String(load_default=None, validate=validate.OneOf(SESSION_TYPES))
+    session_type = fields.String(
+        load_default=None, validate=validate.OneOf(SESSION_TYPES),
+        metadata={"description": "The new type; the stored one is kept when absent."},
+    )
 
 
 class Session(Schema):
     session_id = fields.String()
-    session_type = fields.String()
-    created_at = fields.String()
-    updated_at = fields.String()
+    session_type = fields.String(metadata={"description": _SESSION_TYPE})
+    created_at = fields.String(metadata={"description": "ISO 8601, UTC."})
+    updated_at = fields.String(metadata={"description": "ISO 8601, UTC; changes with every update."})
 
 
 class AgentUpdate(RequestSchema):
-    state = JSONDocument(required=True)
-    conversation_manager_state = JSONDocument(required=True)
-    internal_state = JSONDocument(load_default=None)
+    state = JSONDocument(required=True, metadata={"description": "The agent's `state`, any JSON object."})
+    conversation_manager_state = JSONDocument(
+        required=True, metadata={"description": "What the agent's conversation manager saved, any JSON object."}
+    )
+    internal_state = JSONDocument(
+        load_default=None,
+        metadata={"description": "Strands' `_internal_state` (either name is accepted); kept when absent on update."},
+    )
 
     @pre_load
     def accept_strands_field_name(self, data: Any, **kwargs: Any) -> Any:
@@ -184,8 +202,8 @@ class AgentUpdate(RequestSchema):
 
 class AgentCreate(AgentUpdate):
     agent_id = Identifier(required=True)
-    created_at = Timestamp()
-    updated_at = Timestamp()
+    created_at = Timestamp(_CREATED_AT)
+    updated_at = Timestamp(_UPDATED_AT)
 
 
 class Agent(Schema):
@@ -193,27 +211,34 @@ class Agent(Schema):
     state = fields.Dict()
     conversation_manager_state = fields.Dict()
     internal_state = fields.Dict()
-    created_at = fields.String()
-    updated_at = fields.String()
+    created_at = fields.String(metadata={"description": "ISO 8601, UTC."})
+    updated_at = fields.String(metadata={"description": "ISO 8601, UTC; changes with every update."})
 
 
 class MessageUpdate(RequestSchema):
-    message = JSONDocument(required=True)
-    redact_message = JSONDocument(load_default=None, allow_none=True)
+    message = JSONDocument(
+        required=True, metadata={"description": "The Strands message (`role`, `content`), any JSON object."}
+    )
+    redact_message = JSONDocument(
+        load_default=None, allow_none=True,
+        metadata={"description": "What to show instead of `message` once a guardrail redacted it, or null."},
+    )
 
 
 class MessageCreate(MessageUpdate):
-    message_id = MessageId(required=True)
-    created_at = Timestamp()
-    updated_at = Timestamp()
+    message_id = MessageId(
+        required=True, metadata={"description": "The message's index in the conversation, 0 to 2147483647."}
+    )
+    created_at = Timestamp(_CREATED_AT)
+    updated_at = Timestamp(_UPDATED_AT)
 
 
 class Message(Schema):
     message_id = fields.Integer()
     message = fields.Dict()
     redact_message = fields.Dict(allow_none=True)
-    created_at = fields.String()
-    updated_at = fields.String()
+    created_at = fields.String(metadata={"description": "ISO 8601, UTC."})
+    updated_at = fields.String(metadata={"description": "ISO 8601, UTC; changes with every update."})
 
 
 class MultiAgentState(RequestSchema):
@@ -222,14 +247,28 @@ class MultiAgentState(RequestSchema):
     class Meta:
         unknown = "include"
 
-    id = Identifier(required=True)
+    id = Identifier(required=True, metadata={"description": "Names the state; " + IDENTIFIER_RULE})
 
 
 class PageQuery(QuerySchema):
-    limit = fields.Integer(validate=validate.Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_MESSAGE_ID))
-    page = fields.Integer(validate=validate.Range(1, MAX_MESSAGE_ID))
-    page_size = fields.Integer(validate=validate.Range(1, 1000))
+    limit = fields.Integer(
+        validate=validate.Range(1, 1000),
+        metadata={"description": "Items per page, 1-1000 (50 sessions or 100 messages when absent)."},
+    )
+    offset = fields.Integer(
+        load_default=0, validate=validate.Range(0, MAX_MESSAGE_ID),
+        metadata={"description": "Items to skip before the page, by position. Not with a `page`."},
+    )
+    page = fields.Integer(
+        validate=validate.Range(1, MAX_MESSAGE_ID),
+        metadata={"description": "Page number from 1, in pages of `page_size` (or `limit`); "
+                                 "sets the offset. Not with a non-zero `offset`."},
+    )
+    page_size = fields.Integer(
+        validate=validate.Range(1, 1000),
+        metadata={"description": "Items per page, 1-1000: another name for `limit`, from the original API; "
+                                 "when both are given they must be equal."},
+    )
 
     @validates_schema
     def one_style_of_paging(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -243,15 +282,29 @@ class PageQuery(QuerySchema):
 
 class SessionListQuery(PageQuery):
     cursor = fields.String(
-        validate=[validate.Length(1, CURSOR_MAX_LENGTH), _matching(CURSOR_PATTERN, "must be a next_cursor from a previous page")],
+        validate=[
+            validate.Length(1, CURSOR_MAX_LENGTH),
+            _matching(CURSOR_PATTERN, "must be a next_cursor from a previous page"),
+        ],
         metadata={"pattern": CURSOR_PATTERN, "description": CURSOR_DESCRIPTION},
     )
 
 
 class MessageListQuery(PageQuery):
-    order = fields.String(load_default="asc", validate=validate.OneOf(("asc", "desc")))
-    after = MessageId(strict=False)
-    include_total = fields.Boolean(load_default=True)
+    order = fields.String(
+        load_default="asc", validate=validate.OneOf(("asc", "desc")),
+        metadata={"description": "`asc`: oldest message first; `desc`: newest first (then `after` means before)."},
+    )
+    after = MessageId(
+        strict=False,
+        metadata={"description": "Keyset paging: only messages whose `message_id` comes after this one in "
+                                 "`order`. Pass the previous page's `next_after`."},
+    )
+    include_total = fields.Boolean(
+        load_default=True,
+        metadata={"description": "Count the agent's messages into `total`; `false` leaves it null and "
+                                 "saves counting a long conversation."},
+    )
 
 
 class PathParams(RequestSchema):
@@ -264,19 +317,36 @@ class PathParams(RequestSchema):
 
 
 class ErrorDetail(Schema):
-    error = fields.String(required=True)
-    message = fields.String(required=True)
-    request_id = fields.String(allow_none=True)
-    field_errors = fields.Dict(data_key="fields")
+    error = fields.String(required=True, metadata={"description": "The kind, e.g. `NotFoundError`, `ValidationError`."})
+    message = fields.String(required=True, metadata={"description": "What went wrong, for people."})
+    request_id = fields.String(allow_none=True, metadata={"description": "Also in the `X-Request-ID` header."})
+    field_errors = fields.Dict(
+        data_key="fields", metadata={"description": "For a 422: each invalid field with what is wrong with it."}
+    )
 
 
 class Error(Schema):
     detail = fields.Nested(ErrorDetail, required=True)
 
 
+class HealthStatus(Schema):
+    """What the health endpoints answer; each adds details of its own."""
+
+    class Meta:
+        unknown = "include"
+
+    status = fields.String(required=True, metadata={"description": "e.g. `healthy`, `ready`, `not ready`."})
+    service = fields.String()
+    version = fields.String()
+    database = fields.String(metadata={"description": "`connected` or `unreachable`."})
+
+
 class SessionPage(Schema):
     sessions = fields.List(fields.Nested(Session), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+    next_cursor = fields.String(
+        allow_none=True, required=True,
+        metadata={"description": "Pass as `cursor` for the next page; null on the last page."},
+    )
     limit = fields.Integer()
     offset = fields.Integer()
     page = fields.Integer()
@@ -289,9 +359,15 @@ class AgentList(Schema):
 
 class MessagePage(Schema):
     messages = fields.List(fields.Nested(Message), required=True)
-    total = fields.Integer(required=True, allow_none=True)
+    total = fields.Integer(
+        required=True, allow_none=True,
+        metadata={"description": "How many messages the agent has; null with `include_total=false`."},
+    )
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
     page = fields.Integer(required=True)
     page_size = fields.Integer(required=True)
-    next_after = fields.Integer(allow_none=True, required=True)
+    next_after = fields.Integer(
+        allow_none=True, required=True,
+        metadata={"description": "Pass as `after` for the next page; null on the last page."},
+    )

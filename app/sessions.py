@@ -28,12 +28,22 @@ def _decode_cursor(cursor: str) -> tuple[int, int, str]:
 @bp.post("")
 def create_session() -> Response:
     """Create a session.
+
+    Starts a session under the id the client chose. `session_type` defaults to `AGENT`. A `created_at`
+    sent here is kept, else the server's clock sets it; an `updated_at` sent here is kept too, else it
+    equals `created_at`. An id already used in the caller's namespace is a 409.
     ---
     post:
+      operationId: createSession
       tags: [sessions]
-      requestBody: {required: true, content: {application/json: {schema: SessionCreate}}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: SessionCreate
+            example: {session_id: user-123, session_type: AGENT}
       responses:
-        201: {description: Created, content: {application/json: {schema: Session}}}
+        201: {description: The session as stored, content: {application/json: {schema: Session}}}
         409: {$ref: '#/components/responses/Conflict'}
     """
     data = load_json(SESSION_CREATE_SCHEMA)
@@ -42,9 +52,15 @@ def create_session() -> Response:
 
 @bp.get("")
 def list_sessions() -> Response:
-    """List sessions, newest first, with a keyset cursor.
+    """List sessions, newest first.
+
+    Sessions come ordered by `created_at`, newest first, then by id. Follow `next_cursor` with `cursor`
+    to page through them all: it stays exact while sessions are added. `limit`/`offset` and
+    `page`/`page_size` page by position instead. A page holds 50 sessions unless `limit` or
+    `page_size` says otherwise.
     ---
     get:
+      operationId: listSessions
       tags: [sessions]
       parameters: [{in: query, schema: SessionListQuery}]
       responses:
@@ -69,8 +85,12 @@ def list_sessions() -> Response:
 @bp.get("/<session_id>")
 def get_session(session_id: str) -> Response:
     """Read a session.
+
+    Returns the session's id, type and timestamps; 404 if the caller's namespace holds no session with
+    this id.
     ---
     get:
+      operationId: getSession
       tags: [sessions]
       responses:
         200: {description: The session, content: {application/json: {schema: Session}}}
@@ -81,11 +101,20 @@ def get_session(session_id: str) -> Response:
 
 @bp.put("/<session_id>")
 def update_session(session_id: str) -> Response:
-    """Update a session's type; ``updated_at`` is set by the server.
+    """Update a session.
+
+    Sets `session_type` when the body has one, and `updated_at` to the server's clock in any case;
+    `created_at` never changes.
     ---
     put:
+      operationId: updateSession
       tags: [sessions]
-      requestBody: {required: true, content: {application/json: {schema: SessionUpdate}}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: SessionUpdate
+            example: {session_type: MULTI_AGENT}
       responses:
         200: {description: The updated session, content: {application/json: {schema: Session}}}
         404: {$ref: '#/components/responses/NotFound'}
@@ -97,9 +126,13 @@ def update_session(session_id: str) -> Response:
 
 @bp.delete("/<session_id>")
 def delete_session(session_id: str) -> Response:
-    """Delete a session with its agents, messages and multi-agent state.
+    """Delete a session.
+
+    Deletes the session with all its agents, their messages and its multi-agent state, in one
+    transaction.
     ---
     delete:
+      operationId: deleteSession
       tags: [sessions]
       responses:
         204: {description: Deleted}
