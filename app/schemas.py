@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
@@ -94,11 +94,28 @@ def MessageId(strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N8
     return fields.Integer(strict=strict, validate=validate.Range(0, MAX_MESSAGE_ID), **kwargs)
 
 
+def postgres_utc(value: datetime) -> str:
+    """``value`` as a UTC timestamp PostgreSQL reads, for any offset and year.
+
+    PostgreSQL takes offsets only up to 15:59 while RFC 3339 allows 23:59, and in UTC a time may
+    fall in year 0 or 10000, outside Python's datetime. Converting 400 years away and moving the
+    year back keeps every date (the Gregorian calendar repeats every 400 years).
+    """
+    shift = 400 if value.year <= 5000 else -400
+    utc = value.replace(year=value.year + shift).astimezone(timezone.utc)
+    year = utc.year - shift
+    era = "" if year > 0 else " BC"  # PostgreSQL has no year 0: 1 BC precedes AD 1
+    return f"{year if year > 0 else 1 - year:04d}-{utc:%m-%dT%H:%M:%S.%f}+00:00{era}"
+
+
+class _Timestamp(fields.AwareDateTime):
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        return postgres_utc(super()._deserialize(value, attr, data, **kwargs))
+
+
 def Timestamp(description: str) -> fields.AwareDateTime:  # noqa: N802
-    """An optional ISO 8601 timestamp; one without a zone is taken as UTC."""
-    return fields.AwareDateTime(
-        load_default=None, default_timezone=timezone.utc, metadata={"description": description}
-    )
+    """An optional ISO 8601 timestamp, loaded as UTC text for PostgreSQL; one without a zone is UTC."""
+    return _Timestamp(load_default=None, default_timezone=timezone.utc, metadata={"description": description})
 
 
 _CREATED_AT = "When the record was made (ISO 8601; no zone means UTC); the server's clock when absent."
