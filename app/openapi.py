@@ -83,6 +83,10 @@ def redoc_script():
     return send_from_directory(_REDOC_ASSETS, "redoc.standalone.js")
 
 
+# The ids the request body examples use, so "Try it out" in the Swagger UI walks one consistent story.
+_PATH_EXAMPLES = {"session_id": "user-123", "agent_id": "my-agent", "message_id": 0, "multi_agent_id": "research"}
+
+
 def _path_parameter(name: str) -> dict[str, Any]:
     if name == "message_id":
         schema = {"type": "integer", "minimum": 0, "maximum": schemas.MAX_MESSAGE_ID}
@@ -94,7 +98,10 @@ def _path_parameter(name: str) -> dict[str, Any]:
         }
         owner = name.removesuffix("_id").replace("_", "-")
         description = f"The {owner}'s id: {schemas.IDENTIFIER_RULE}"
-    return {"in": "path", "name": name, "required": True, "description": description, "schema": schema}
+    parameter = {"in": "path", "name": name, "required": True, "description": description, "schema": schema}
+    if name in _PATH_EXAMPLES:
+        parameter["example"] = _PATH_EXAMPLES[name]
+    return parameter
 
 
 def _summary_and_description(view: Callable[..., Any]) -> tuple[str, str]:
@@ -181,6 +188,7 @@ def init_app(app: Flask) -> None:
             "specs_route": "/docs/",
             "openapi": "3.0.3",
             "title": TITLE,
+            "hide_top_bar": True,  # Swagger's logo and a box to load other documents: not this service's
         },
         merge=True,
     )

@@ -25,7 +25,7 @@ IDENTIFIER_MAX_LENGTH = 255
 IDENTIFIER_PATTERN = r"^(?!\.\.?$)[^\x00-\x1f\x7f-\x9f/\\]+$"
 IDENTIFIER_RULE = (
     f"1-{IDENTIFIER_MAX_LENGTH} characters; no control characters (U+0000-U+001F, U+007F-U+009F), "
-    "no '/' or '\\', and not '.' or '..'. URL-encode it in paths."
+    "no `/` or `\\`, and not `.` or `..`. URL-encode it in paths."
 )
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 # JSON can escape an unpaired surrogate, which is no character: PostgreSQL cannot store it.

@@ -80,6 +80,7 @@ def test_every_operation_is_described_for_readers_and_client_generators(client):
         assert len(operation.get("description", "")) > len(operation["summary"]), key
         for parameter in operation["parameters"]:
             assert parameter.get("description", "").strip(), (key, parameter["name"])
+            assert parameter["in"] != "path" or "example" in parameter, (key, parameter["name"])
         body = operation.get("requestBody", {}).get("content", {}).get("application/json")
         if body is not None:
             # The example must be a body the service accepts: the Swagger UI offers it to send.
