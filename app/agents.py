@@ -17,12 +17,26 @@ AGENT_UPDATE_SCHEMA = schemas.AgentUpdate()
 @bp.post("")
 def create_agent(session_id: str) -> Response:
     """Create an agent in a session.
+
+    Stores an agent as Strands' `SessionAgent` serializes it. `state`, `conversation_manager_state`
+    and `internal_state` (also accepted under Strands' name `_internal_state`) are JSON objects, stored
+    and returned exactly as sent. 404 if the session does not exist, 409 if it already has this agent.
     ---
     post:
+      operationId: createAgent
       tags: [agents]
-      requestBody: {required: true, content: {application/json: {schema: AgentCreate}}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: AgentCreate
+            example:
+              agent_id: my-agent
+              state: {name: Alice}
+              conversation_manager_state: {__name__: SlidingWindowConversationManager, removed_message_count: 0}
+              internal_state: {}
       responses:
-        201: {description: Created, content: {application/json: {schema: Agent}}}
+        201: {description: The agent as stored, content: {application/json: {schema: Agent}}}
         404: {$ref: '#/components/responses/NotFound'}
         409: {$ref: '#/components/responses/Conflict'}
     """
@@ -32,9 +46,12 @@ def create_agent(session_id: str) -> Response:
 
 @bp.get("")
 def list_agents(session_id: str) -> Response:
-    """List a session's agents, ordered by id.
+    """List a session's agents.
+
+    Every agent of the session, ordered by `agent_id`; 404 if the session does not exist.
     ---
     get:
+      operationId: listAgents
       tags: [agents]
       responses:
         200: {description: The agents, content: {application/json: {schema: AgentList}}}
@@ -46,8 +63,11 @@ def list_agents(session_id: str) -> Response:
 @bp.get("/<agent_id>")
 def get_agent(session_id: str, agent_id: str) -> Response:
     """Read an agent.
+
+    The agent's stored state; 404 if the session or the agent does not exist.
     ---
     get:
+      operationId: getAgent
       tags: [agents]
       responses:
         200: {description: The agent, content: {application/json: {schema: Agent}}}
@@ -60,11 +80,22 @@ def get_agent(session_id: str, agent_id: str) -> Response:
 
 @bp.put("/<agent_id>")
 def update_agent(session_id: str, agent_id: str) -> Response:
-    """Replace an agent's state; ``updated_at`` is set by the server.
+    """Replace an agent's state.
+
+    Replaces `state` and `conversation_manager_state`, and `internal_state` when the body has it (the
+    stored one is kept otherwise). The server sets `updated_at`.
     ---
     put:
+      operationId: updateAgent
       tags: [agents]
-      requestBody: {required: true, content: {application/json: {schema: AgentUpdate}}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: AgentUpdate
+            example:
+              state: {name: Alice, mood: curious}
+              conversation_manager_state: {__name__: SlidingWindowConversationManager, removed_message_count: 2}
       responses:
         200: {description: The updated agent, content: {application/json: {schema: Agent}}}
         404: {$ref: '#/components/responses/NotFound'}
@@ -76,9 +107,12 @@ def update_agent(session_id: str, agent_id: str) -> Response:
 
 @bp.delete("/<agent_id>")
 def delete_agent(session_id: str, agent_id: str) -> Response:
-    """Delete an agent with its messages.
+    """Delete an agent.
+
+    Deletes the agent with all its messages.
     ---
     delete:
+      operationId: deleteAgent
       tags: [agents]
       responses:
         204: {description: Deleted}

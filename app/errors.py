@@ -40,6 +40,7 @@ class APIError(Exception):
         super().__init__(message)
         self.message = message
         self.extra = extra
+        self.headers: list[tuple[str, str]] = []
 
 
 class BadRequestError(APIError):
@@ -82,6 +83,7 @@ def error_response(err: APIError) -> Response:
     """Render ``err`` in the standard envelope, with the request id."""
     detail = {"error": err.error, "message": err.message, "request_id": g.get("request_id"), **err.extra}
     response = Response(json.dumps({"detail": detail}), err.status_code, mimetype="application/json")
+    response.headers.extend(err.headers)
     if err.status_code == 503:
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     elif err.status_code == 401:
@@ -95,6 +97,8 @@ def _from_http(exc: HTTPException) -> APIError:
     err = APIError(exc.description or exc.name)
     err.status_code = exc.code or 500
     err.error = exc.name.replace(" ", "") + ("" if exc.name.endswith("Error") else "Error")
+    # Headers the status requires travel with it, e.g. 405's Allow (RFC 9110); the body is ours.
+    err.headers = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
     return err
 
 

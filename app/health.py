@@ -34,12 +34,15 @@ def _schema_current() -> bool | None:
 
 @bp.get("")
 def health() -> Response:
-    """Report that the service process is up.
+    """Report that the service is up.
+
+    200 with the service's name and version while the process serves requests. Needs no API key.
     ---
     get:
+      operationId: getHealth
       tags: [health]
       responses:
-        200: {description: The service is running}
+        200: {description: The service is running, content: {application/json: {schema: HealthStatus}}}
     """
     from . import __version__
 
@@ -48,13 +51,18 @@ def health() -> Response:
 
 @bp.get("/db")
 def database() -> Response:
-    """Report whether the database answers a query, and whether it has the schema this release needs.
+    """Report whether the database answers, and whether it has the schema this release needs.
+
+    200 when the database answers a query (`schema` says whether it is up to date, with a `reason`
+    when it is not), 503 when it does not answer. Needs no API key.
     ---
     get:
+      operationId: getDatabaseHealth
       tags: [health]
       responses:
-        200: {description: "The database answers; `schema` says whether it is up to date"}
-        503: {description: The database is unreachable}
+        200: {description: "The database answers; `schema` says whether it is up to date",
+              content: {application/json: {schema: HealthStatus}}}
+        503: {description: The database is unreachable, content: {application/json: {schema: HealthStatus}}}
     """
     current = _schema_current()
     if current is None:
@@ -66,25 +74,35 @@ def database() -> Response:
 
 @bp.get("/live")
 def live() -> Response:
-    """Liveness: the process serves requests (never touches the database).
+    """Liveness probe.
+
+    200 while the process serves requests. It never touches the database, so an orchestrator does not
+    restart the service over a database outage. Needs no API key.
     ---
     get:
+      operationId: getLiveness
       tags: [health]
       responses:
-        200: {description: Alive}
+        200: {description: Alive, content: {application/json: {schema: HealthStatus}}}
     """
     return _answer({"status": "alive"})
 
 
 @bp.get("/ready")
 def ready() -> Response:
-    """Readiness: the service can reach its database, which has the schema this release needs.
+    """Readiness probe.
+
+    200 when the service can take traffic; 503, with the reason, when it cannot (its database is
+    unreachable, or its schema is older than this release needs: run `session-backend init-db`), so a
+    load balancer or Kubernetes sends it none. Needs no API key.
     ---
     get:
+      operationId: getReadiness
       tags: [health]
       responses:
-        200: {description: Ready}
-        503: {description: "Not ready: the database is unreachable or its schema is out of date (see `reason`)"}
+        200: {description: Ready, content: {application/json: {schema: HealthStatus}}}
+        503: {description: "Not ready: the database is unreachable or its schema is out of date (see `reason`)",
+              content: {application/json: {schema: HealthStatus}}}
     """
     current = _schema_current()
     if current is None:

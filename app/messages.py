@@ -23,12 +23,22 @@ _AFTER_LAST_ID = schemas.MAX_MESSAGE_ID + 1
 @bp.post("")
 def create_message(session_id: str, agent_id: str) -> Response:
     """Append a message to an agent's conversation.
+
+    Stores one message under the `message_id` the client gives it (Strands numbers them from 0).
+    `message` and `redact_message` are stored and returned exactly as sent. 404 if the session or
+    agent does not exist, 409 if the id is taken.
     ---
     post:
+      operationId: createMessage
       tags: [messages]
-      requestBody: {required: true, content: {application/json: {schema: MessageCreate}}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: MessageCreate
+            example: {message_id: 0, message: {role: user, content: [{text: Hello}]}, redact_message: null}
       responses:
-        201: {description: Created, content: {application/json: {schema: Message}}}
+        201: {description: The message as stored, content: {application/json: {schema: Message}}}
         404: {$ref: '#/components/responses/NotFound'}
         409: {$ref: '#/components/responses/Conflict'}
     """
@@ -40,11 +50,16 @@ def create_message(session_id: str, agent_id: str) -> Response:
 
 @bp.get("")
 def list_messages(session_id: str, agent_id: str) -> Response:
-    """List messages in ``message_id`` order; ``after`` pages by keyset past the given id.
+    """List an agent's messages.
 
-    ``include_total=false`` leaves ``total`` null and saves counting the whole conversation.
+    Messages in `message_id` order (`order=desc` for newest first), a page at a time. `after` pages by
+    keyset: pass the previous page's `next_after`; it costs the same however deep the page.
+    `limit`/`offset` and `page`/`page_size` page by position. `total` counts every message of the
+    agent unless `include_total=false`. A page holds 100 messages unless `limit` or `page_size` says
+    otherwise.
     ---
     get:
+      operationId: listMessages
       tags: [messages]
       parameters: [{in: query, schema: MessageListQuery}]
       responses:
@@ -74,8 +89,11 @@ def list_messages(session_id: str, agent_id: str) -> Response:
 @bp.get("/<message_id>")
 def get_message(session_id: str, agent_id: str, message_id: int) -> Response:
     """Read a message.
+
+    The stored message; 404 if the session, the agent or the message does not exist.
     ---
     get:
+      operationId: getMessage
       tags: [messages]
       responses:
         200: {description: The message, content: {application/json: {schema: Message}}}
@@ -89,11 +107,22 @@ def get_message(session_id: str, agent_id: str, message_id: int) -> Response:
 
 @bp.put("/<message_id>")
 def update_message(session_id: str, agent_id: str, message_id: int) -> Response:
-    """Replace a message's content, e.g. to record a guardrail redaction.
+    """Replace a message's content.
+
+    Replaces `message` and `redact_message`, e.g. to record a guardrail's redaction. The server sets
+    `updated_at`.
     ---
     put:
+      operationId: updateMessage
       tags: [messages]
-      requestBody: {required: true, content: {application/json: {schema: MessageUpdate}}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: MessageUpdate
+            example:
+              message: {role: user, content: [{text: my card is 4111 1111 1111 1111}]}
+              redact_message: {role: user, content: [{text: '[REDACTED]'}]}
       responses:
         200: {description: The updated message, content: {application/json: {schema: Message}}}
         404: {$ref: '#/components/responses/NotFound'}
@@ -108,8 +137,11 @@ def update_message(session_id: str, agent_id: str, message_id: int) -> Response:
 @bp.delete("/<message_id>")
 def delete_message(session_id: str, agent_id: str, message_id: int) -> Response:
     """Delete a message.
+
+    Deletes one message; the others keep their ids.
     ---
     delete:
+      operationId: deleteMessage
       tags: [messages]
       responses:
         204: {description: Deleted}

@@ -16,13 +16,23 @@ MULTI_AGENT_STATE_SCHEMA = schemas.MultiAgentState()
 
 @bp.post("")
 def create_multi_agent(session_id: str) -> Response:
-    """Store a multi-agent's serialized state; its ``id`` field names it.
+    """Store a multi-agent's state.
+
+    The body is what Strands' `MultiAgentBase.serialize_state()` returns for a Swarm or a Graph: its
+    `id` names it, and every field is stored and returned unchanged. 404 if the session does not exist,
+    409 if it already holds state under this id.
     ---
     post:
+      operationId: createMultiAgent
       tags: [multi-agents]
-      requestBody: {required: true, content: {application/json: {schema: MultiAgentState}}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: MultiAgentState
+            example: {type: swarm, id: research, status: executing, completed_nodes: [], node_history: []}
       responses:
-        201: {description: Created, content: {application/json: {schema: MultiAgentState}}}
+        201: {description: The state as stored, content: {application/json: {schema: MultiAgentState}}}
         404: {$ref: '#/components/responses/NotFound'}
         409: {$ref: '#/components/responses/Conflict'}
     """
@@ -40,8 +50,11 @@ def create_multi_agent(session_id: str) -> Response:
 @bp.get("/<multi_agent_id>")
 def get_multi_agent(session_id: str, multi_agent_id: str) -> Response:
     """Read a multi-agent's state.
+
+    The state exactly as it was last stored; 404 if the session or the state does not exist.
     ---
     get:
+      operationId: getMultiAgent
       tags: [multi-agents]
       responses:
         200: {description: The stored state, content: {application/json: {schema: MultiAgentState}}}
@@ -55,11 +68,19 @@ def get_multi_agent(session_id: str, multi_agent_id: str) -> Response:
 
 @bp.put("/<multi_agent_id>")
 def update_multi_agent(session_id: str, multi_agent_id: str) -> Response:
-    """Replace a multi-agent's state; the body's ``id`` must match the path.
+    """Replace a multi-agent's state.
+
+    Replaces the whole state. The body's `id` must equal the path's `multi_agent_id` (422 otherwise).
     ---
     put:
+      operationId: updateMultiAgent
       tags: [multi-agents]
-      requestBody: {required: true, content: {application/json: {schema: MultiAgentState}}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: MultiAgentState
+            example: {type: swarm, id: research, status: completed, completed_nodes: [planner], node_history: [planner]}
       responses:
         200: {description: The stored state, content: {application/json: {schema: MultiAgentState}}}
         404: {$ref: '#/components/responses/NotFound'}
@@ -80,8 +101,11 @@ def update_multi_agent(session_id: str, multi_agent_id: str) -> Response:
 @bp.delete("/<multi_agent_id>")
 def delete_multi_agent(session_id: str, multi_agent_id: str) -> Response:
     """Delete a multi-agent's state.
+
+    Deletes the stored state; the session and its agents stay.
     ---
     delete:
+      operationId: deleteMultiAgent
       tags: [multi-agents]
       responses:
         204: {description: Deleted}

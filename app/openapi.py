@@ -3,15 +3,17 @@ flasgger (Swagger UI at /docs) and ReDoc at /redoc, every asset from this servic
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import flask_redoc
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec_webframeworks.flask import FlaskPlugin
 from flasgger import Swagger
-from flask import Blueprint, Flask, render_template, send_from_directory
+from flask import Blueprint, Flask, redirect, render_template, send_from_directory, url_for
+from werkzeug.wrappers import Response
 
 from . import schemas
 
@@ -19,6 +21,34 @@ API_BLUEPRINTS = ("health", "sessions", "agents", "messages", "multi_agents")
 _SCHEMAS = (
     "SessionCreate", "SessionUpdate", "Session", "SessionPage", "AgentCreate", "AgentUpdate", "Agent",
     "AgentList", "MessageCreate", "MessageUpdate", "Message", "MessagePage", "MultiAgentState", "Error",
+    "HealthStatus",
+)
+TITLE = "session-backend API"
+_INTRODUCTION = f"""\
+Session storage for [Strands Agents](https://strandsagents.com) on PostgreSQL: sessions, their
+agents, each agent's messages, and multi-agent (Swarm/Graph) state.
+
+**Authentication.** Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Each key
+belongs to a namespace, and a caller sees only its namespace's records. A service running without
+authentication takes requests without a key, all in the `default` namespace. The health endpoints
+never need a key.
+
+**Ids.** Session, agent and multi-agent ids are chosen by the client: {schemas.IDENTIFIER_RULE}
+A `message_id` is an integer from 0 to 2147483647.
+
+**Errors.** Every error answers `{{"detail": {{"error", "message", "request_id", "fields"?}}}}`;
+`fields` names each invalid value of a 422. Every response carries an `X-Request-ID` header (an
+incoming one is kept).
+
+**Paging.** Session lists page by `cursor` (follow `next_cursor`), message lists by `after`
+(follow `next_after`); both also accept `limit`/`offset` and `page`/`page_size`.
+"""
+_TAGS = (
+    ("sessions", "A session holds a conversation's agents and multi-agent state."),
+    ("agents", "The agents of a session and their state, as Strands' `SessionAgent` serializes it."),
+    ("messages", "The conversation of one agent, numbered by `message_id`."),
+    ("multi-agents", "Swarm and Graph state, stored whole as `MultiAgentBase.serialize_state()` returns it."),
+    ("health", "Probes for people, load balancers and orchestrators; they never need an API key."),
 )
 # Errors any request can meet, documented on every operation they apply to.
 _ERRORS = {
@@ -35,6 +65,12 @@ _REDOC_ASSETS = Path(flask_redoc.__file__).parent / "static" / "js"
 redoc_bp = Blueprint("redoc", __name__)
 
 
+@redoc_bp.get("/")
+def root() -> Response:
+    """Send a person who opens the service's address to its documentation."""
+    return redirect(url_for("flasgger.apidocs"))
+
+
 @redoc_bp.get("/redoc")
 def redoc() -> str:
     """The ReDoc rendering of /apispec.json."""
@@ -47,16 +83,39 @@ def redoc_script():
     return send_from_directory(_REDOC_ASSETS, "redoc.standalone.js")
 
 
+# The ids the request body examples use, so "Try it out" in the Swagger UI walks one consistent story.
+_PATH_EXAMPLES = {"session_id": "user-123", "agent_id": "my-agent", "message_id": 0, "multi_agent_id": "research"}
+
+
 def _path_parameter(name: str) -> dict[str, Any]:
     if name == "message_id":
         schema = {"type": "integer", "minimum": 0, "maximum": schemas.MAX_MESSAGE_ID}
+        description = f"The message's index in the conversation, 0 to {schemas.MAX_MESSAGE_ID}."
     else:
-        schema = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^/\\\\]+$"}
-    return {"in": "path", "name": name, "required": True, "schema": schema}
+        schema = {
+            "type": "string", "minLength": 1, "maxLength": schemas.IDENTIFIER_MAX_LENGTH,
+            "pattern": schemas.IDENTIFIER_PATTERN,
+        }
+        owner = name.removesuffix("_id").replace("_", "-")
+        description = f"The {owner}'s id: {schemas.IDENTIFIER_RULE}"
+    parameter = {"in": "path", "name": name, "required": True, "description": description, "schema": schema}
+    if name in _PATH_EXAMPLES:
+        parameter["example"] = _PATH_EXAMPLES[name]
+    return parameter
+
+
+def _summary_and_description(view: Callable[..., Any]) -> tuple[str, str]:
+    """The first line of a view's docstring, and the paragraphs after it up to the YAML (``---``)."""
+    text = inspect.cleandoc(view.__doc__ or "").split("\n---", 1)[0]
+    summary, _, description = text.partition("\n")
+    paragraphs = [" ".join(p.split()) for p in description.strip().split("\n\n") if p.strip()]
+    return summary.strip().rstrip("."), "\n\n".join(paragraphs)
 
 
 def _add_shared_parts(path: str, rule_args: list[str], operations: dict[str, Any]) -> None:
     for operation in operations.values():
+        if path.startswith("/health"):
+            operation["security"] = []  # open to probes: no lock icon, no key
         operation.setdefault("parameters", [])
         operation["parameters"] = [_path_parameter(a) for a in rule_args] + operation["parameters"]
         responses = operation["responses"]
@@ -75,18 +134,24 @@ def build_spec(app: Flask) -> dict[str, Any]:
     from . import __version__
 
     spec = APISpec(
-        title="session-backend",
+        title=TITLE,
         version=__version__,
         openapi_version="3.0.3",
         plugins=[FlaskPlugin(), MarshmallowPlugin()],
-        info={"description": "Session storage for Strands agents, on PostgreSQL."},
+        info={"description": _INTRODUCTION},
         # Either header carries the key; `{}` because a service with no keys configured needs none.
         security=[{"bearerKey": []}, {"headerKey": []}, {}],
     )
     for name in _SCHEMAS:
         spec.components.schema(name, schema=getattr(schemas, name))
-    spec.components.security_scheme("bearerKey", {"type": "http", "scheme": "bearer"})
-    spec.components.security_scheme("headerKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
+    for name, description in _TAGS:
+        spec.tag({"name": name, "description": description})
+    spec.components.security_scheme(
+        "bearerKey", {"type": "http", "scheme": "bearer", "description": "An API key as a bearer token"}
+    )
+    spec.components.security_scheme(
+        "headerKey", {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key"}
+    )
     for name, (_, description) in _ERRORS.items():
         spec.components.response(
             name, {"description": description, "content": {"application/json": {"schema": "Error"}}}
@@ -101,6 +166,10 @@ def build_spec(app: Flask) -> dict[str, Any]:
             path = rule.rule.replace("<", "{").replace(">", "}")
             methods = {m.lower() for m in rule.methods or ()} - {"head", "options"}
             operations = {m: op for m, op in document["paths"].get(path, {}).items() if m in methods}
+            summary, description = _summary_and_description(app.view_functions[rule.endpoint])
+            for operation in operations.values():
+                operation.setdefault("summary", summary)
+                operation.setdefault("description", description)
             _add_shared_parts(path, list(rule.arguments), operations)
     return document
 
@@ -118,6 +187,8 @@ def init_app(app: Flask) -> None:
             "swagger_ui": True,
             "specs_route": "/docs/",
             "openapi": "3.0.3",
+            "title": TITLE,
+            "hide_top_bar": True,  # Swagger's logo and a box to load other documents: not this service's
         },
         merge=True,
     )

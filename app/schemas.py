@@ -4,7 +4,8 @@ and, through apispec, generate the OpenAPI document."""
 from __future__ import annotations
 
 import json
-from datetime import timezone
+import re
+from datetime import datetime, timezone
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
@@ -13,19 +14,66 @@ MAX_MESSAGE_ID = 2**31 - 1
 SESSION_TYPES = ("AGENT", "MULTI_AGENT")
 
 
-def _is_printable_without_slashes(value: str) -> bool:
-    # The rule Strands applies to its own ids: they become path segments.
-    return value.isprintable() and "/" not in value and "\\" not in value
+# The id rule, stated once: the OpenAPI document publishes IDENTIFIER_PATTERN with minLength 1 and
+# maxLength IDENTIFIER_MAX_LENGTH, and the service applies the same regex. Ids become URL path
+# segments (here and in Strands' file and S3 repositories), so '/' and '\\' are out, and '.' and '..'
+# would be removed as dot segments by HTTP clients. Control characters (C0, DEL and C1) are out.
+# The pattern reads alike in ECMA-262 (JSON Schema's dialect: schemathesis, ReDoc, Swagger UI) and
+# in Python's `re` under fullmatch (a bare `$` would let Python accept a final newline). It names no
+# surrogates: ECMA engines without the `u` flag would refuse every astral character (emoji) with them.
+IDENTIFIER_MAX_LENGTH = 255
+IDENTIFIER_PATTERN = r"^(?!\.\.?$)[^\x00-\x1f\x7f-\x9f/\\]+$"
+IDENTIFIER_RULE = (
+    f"1-{IDENTIFIER_MAX_LENGTH} characters; no control characters (U+0000-U+001F, U+007F-U+009F), "
+    "no `/` or `\\`, and not `.` or `..`. URL-encode it in paths."
+)
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+# JSON can escape an unpaired surrogate, which is no character: PostgreSQL cannot store it.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-def _printable_without_slashes(value: str) -> None:
-    if not _is_printable_without_slashes(value):
-        raise ValidationError("must be printable and contain no '/' or '\\'")
+def _identifier_content(value: str) -> None:
+    if _IDENTIFIER.fullmatch(value):
+        if _SURROGATE.search(value):
+            raise ValidationError("must be valid Unicode: no unpaired surrogates")
+        return
+    if value in (".", ".."):
+        raise ValidationError("'.' and '..' are not valid ids")
+    if value:  # the empty id is the length rule's to report
+        raise ValidationError("must contain no control characters, '/' or '\\'")
 
 
 def is_identifier(value: str) -> bool:
     """Whether ``value`` passes :func:`Identifier`'s rules, without building error messages."""
-    return 0 < len(value) <= 255 and _is_printable_without_slashes(value)
+    return (
+        len(value) <= IDENTIFIER_MAX_LENGTH
+        and _IDENTIFIER.fullmatch(value) is not None
+        and (value.isascii() or _SURROGATE.search(value) is None)
+    )
+
+
+# A session list cursor: the created_at (whole epoch seconds, rounded down, '.', microseconds) and
+# session id (UTF-8 in hex) of the last session shown. Every value the pattern admits is a position the query can start
+# from: seconds within PostgreSQL's timestamp range, whole bytes, and no NUL byte, which no id
+# holds and PostgreSQL cannot take. Invalid UTF-8 is decoded with replacement characters.
+CURSOR_PATTERN = r"^(?:-[0-9]{1,11}|[0-9]{1,12})\.[0-9]{6}_(?:[1-9a-f][0-9a-f]|0[1-9a-f])*$"
+CURSOR_MAX_LENGTH = 12 + 1 + 6 + 1 + 2 * 4 * IDENTIFIER_MAX_LENGTH
+CURSOR_DESCRIPTION = (
+    "Where the page starts: pass the `next_cursor` of the previous page unchanged. Treat it as an opaque "
+    "string; any value matching the pattern is accepted (one this service did not issue still names a "
+    "position in the list), anything else is a 422."
+)
+
+
+def _matching(pattern: str, message: str) -> Any:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> None:
+        # fullmatch: `$` alone would let a final newline through, which ECMA-262's `$` does not.
+        if not compiled.fullmatch(value):
+            raise ValidationError(message)
+
+    return check
 
 
 def is_message_id(value: str) -> bool:
@@ -34,8 +82,11 @@ def is_message_id(value: str) -> bool:
 
 
 def Identifier(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
-    """A session, agent or multi-agent id: 1-255 printable characters without slashes."""
-    return fields.String(validate=[validate.Length(1, 255), _printable_without_slashes], **kwargs)
+    """A session, agent or multi-agent id, following IDENTIFIER_PATTERN (documented with it)."""
+    metadata = {"pattern": IDENTIFIER_PATTERN, "description": IDENTIFIER_RULE, **kwargs.pop("metadata", {})}
+    return fields.String(
+        validate=[validate.Length(1, IDENTIFIER_MAX_LENGTH), _identifier_content], metadata=metadata, **kwargs
+    )
 
 
 def MessageId(strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N802
@@ -43,9 +94,34 @@ def MessageId(strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N8
     return fields.Integer(strict=strict, validate=validate.Range(0, MAX_MESSAGE_ID), **kwargs)
 
 
-def Timestamp() -> fields.AwareDateTime:  # noqa: N802
-    """An optional ISO 8601 timestamp; one without a zone is taken as UTC."""
-    return fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
+def postgres_utc(value: datetime) -> str:
+    """``value`` as a UTC timestamp PostgreSQL reads, for any offset and year.
+
+    PostgreSQL takes offsets only up to 15:59 while RFC 3339 allows 23:59, and in UTC a time may
+    fall in year 0 or 10000, outside Python's datetime. Converting 400 years away and moving the
+    year back keeps every date (the Gregorian calendar repeats every 400 years).
+    """
+    shift = 400 if value.year <= 5000 else -400
+    utc = value.replace(year=value.year + shift).astimezone(timezone.utc)
+    year = utc.year - shift
+    era = "" if year > 0 else " BC"  # PostgreSQL has no year 0: 1 BC precedes AD 1
+    return f"{year if year > 0 else 1 - year:04d}-{utc:%m-%dT%H:%M:%S.%f}+00:00{era}"
+
+
+class _Timestamp(fields.AwareDateTime):
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        return postgres_utc(super()._deserialize(value, attr, data, **kwargs))
+
+
+def Timestamp(description: str) -> fields.AwareDateTime:  # noqa: N802
+    """An optional ISO 8601 timestamp, loaded as UTC text for PostgreSQL; one without a zone is UTC."""
+    return _Timestamp(load_default=None, default_timezone=timezone.utc, metadata={"description": description})
+
+
+_CREATED_AT = "When the record was made (ISO 8601; no zone means UTC); the server's clock when absent."
+_UPDATED_AT = "Kept as sent on create (else equal to `created_at`); every update sets it to the server's clock."
+_SESSION_TYPE = "`AGENT` (the default) or `MULTI_AGENT`."
+_STORED_AT = "Set by the server (ISO 8601, UTC)."
 
 
 def json_text(document: Any) -> str:
@@ -102,26 +178,36 @@ class QuerySchema(Schema):
 
 class SessionCreate(RequestSchema):
     session_id = Identifier(required=True)
-    session_type = fields.String(load_default="AGENT", validate=validate.OneOf(SESSION_TYPES))
-    created_at = Timestamp()
-    updated_at = Timestamp()
+    session_type = fields.String(
+        load_default="AGENT", validate=validate.OneOf(SESSION_TYPES), metadata={"description": _SESSION_TYPE}
+    )
+    created_at = Timestamp(_CREATED_AT)
+    updated_at = Timestamp(_UPDATED_AT)
 
 
 class SessionUpdate(RequestSchema):
-    session_type = fields.String(load_default=None, validate=validate.OneOf(SESSION_TYPES))
+    session_type = fields.String(
+        load_default=None, validate=validate.OneOf(SESSION_TYPES),
+        metadata={"description": "The new type; the stored one is kept when absent."},
+    )
 
 
 class Session(Schema):
     session_id = fields.String()
-    session_type = fields.String()
-    created_at = fields.String()
-    updated_at = fields.String()
+    session_type = fields.String(metadata={"description": _SESSION_TYPE})
+    created_at = fields.String(metadata={"description": "ISO 8601, UTC."})
+    updated_at = fields.String(metadata={"description": "ISO 8601, UTC; changes with every update."})
 
 
 class AgentUpdate(RequestSchema):
-    state = JSONDocument(required=True)
-    conversation_manager_state = JSONDocument(required=True)
-    internal_state = JSONDocument(load_default=None)
+    state = JSONDocument(required=True, metadata={"description": "The agent's `state`, any JSON object."})
+    conversation_manager_state = JSONDocument(
+        required=True, metadata={"description": "What the agent's conversation manager saved, any JSON object."}
+    )
+    internal_state = JSONDocument(
+        load_default=None,
+        metadata={"description": "Strands' `_internal_state` (either name is accepted); kept when absent on update."},
+    )
 
     @pre_load
     def accept_strands_field_name(self, data: Any, **kwargs: Any) -> Any:
@@ -133,8 +219,8 @@ class AgentUpdate(RequestSchema):
 
 class AgentCreate(AgentUpdate):
     agent_id = Identifier(required=True)
-    created_at = Timestamp()
-    updated_at = Timestamp()
+    created_at = Timestamp(_CREATED_AT)
+    updated_at = Timestamp(_UPDATED_AT)
 
 
 class Agent(Schema):
@@ -142,27 +228,34 @@ class Agent(Schema):
     state = fields.Dict()
     conversation_manager_state = fields.Dict()
     internal_state = fields.Dict()
-    created_at = fields.String()
-    updated_at = fields.String()
+    created_at = fields.String(metadata={"description": "ISO 8601, UTC."})
+    updated_at = fields.String(metadata={"description": "ISO 8601, UTC; changes with every update."})
 
 
 class MessageUpdate(RequestSchema):
-    message = JSONDocument(required=True)
-    redact_message = JSONDocument(load_default=None, allow_none=True)
+    message = JSONDocument(
+        required=True, metadata={"description": "The Strands message (`role`, `content`), any JSON object."}
+    )
+    redact_message = JSONDocument(
+        load_default=None, allow_none=True,
+        metadata={"description": "What to show instead of `message` once a guardrail redacted it, or null."},
+    )
 
 
 class MessageCreate(MessageUpdate):
-    message_id = MessageId(required=True)
-    created_at = Timestamp()
-    updated_at = Timestamp()
+    message_id = MessageId(
+        required=True, metadata={"description": "The message's index in the conversation, 0 to 2147483647."}
+    )
+    created_at = Timestamp(_CREATED_AT)
+    updated_at = Timestamp(_UPDATED_AT)
 
 
 class Message(Schema):
     message_id = fields.Integer()
     message = fields.Dict()
     redact_message = fields.Dict(allow_none=True)
-    created_at = fields.String()
-    updated_at = fields.String()
+    created_at = fields.String(metadata={"description": "ISO 8601, UTC."})
+    updated_at = fields.String(metadata={"description": "ISO 8601, UTC; changes with every update."})
 
 
 class MultiAgentState(RequestSchema):
@@ -171,14 +264,28 @@ class MultiAgentState(RequestSchema):
     class Meta:
         unknown = "include"
 
-    id = Identifier(required=True)
+    id = Identifier(required=True, metadata={"description": "Names the state; " + IDENTIFIER_RULE})
 
 
 class PageQuery(QuerySchema):
-    limit = fields.Integer(validate=validate.Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_MESSAGE_ID))
-    page = fields.Integer(validate=validate.Range(1, MAX_MESSAGE_ID))
-    page_size = fields.Integer(validate=validate.Range(1, 1000))
+    limit = fields.Integer(
+        validate=validate.Range(1, 1000),
+        metadata={"description": "Items per page, 1-1000 (50 sessions or 100 messages when absent)."},
+    )
+    offset = fields.Integer(
+        load_default=0, validate=validate.Range(0, MAX_MESSAGE_ID),
+        metadata={"description": "Items to skip before the page, by position. Not with a `page`."},
+    )
+    page = fields.Integer(
+        validate=validate.Range(1, MAX_MESSAGE_ID),
+        metadata={"description": "Page number from 1, in pages of `page_size` (or `limit`); "
+                                 "sets the offset. Not with a non-zero `offset`."},
+    )
+    page_size = fields.Integer(
+        validate=validate.Range(1, 1000),
+        metadata={"description": "Items per page, 1-1000: another name for `limit`, from the original API; "
+                                 "when both are given they must be equal."},
+    )
 
     @validates_schema
     def one_style_of_paging(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -191,13 +298,30 @@ class PageQuery(QuerySchema):
 
 
 class SessionListQuery(PageQuery):
-    cursor = fields.String(validate=validate.Length(1, 2048))
+    cursor = fields.String(
+        validate=[
+            validate.Length(1, CURSOR_MAX_LENGTH),
+            _matching(CURSOR_PATTERN, "must be a next_cursor from a previous page"),
+        ],
+        metadata={"pattern": CURSOR_PATTERN, "description": CURSOR_DESCRIPTION},
+    )
 
 
 class MessageListQuery(PageQuery):
-    order = fields.String(load_default="asc", validate=validate.OneOf(("asc", "desc")))
-    after = MessageId(strict=False)
-    include_total = fields.Boolean(load_default=True)
+    order = fields.String(
+        load_default="asc", validate=validate.OneOf(("asc", "desc")),
+        metadata={"description": "`asc`: oldest message first; `desc`: newest first (then `after` means before)."},
+    )
+    after = MessageId(
+        strict=False,
+        metadata={"description": "Keyset paging: only messages whose `message_id` comes after this one in "
+                                 "`order`. Pass the previous page's `next_after`."},
+    )
+    include_total = fields.Boolean(
+        load_default=True,
+        metadata={"description": "Count the agent's messages into `total`; `false` leaves it null and "
+                                 "saves counting a long conversation."},
+    )
 
 
 class PathParams(RequestSchema):
@@ -210,19 +334,38 @@ class PathParams(RequestSchema):
 
 
 class ErrorDetail(Schema):
-    error = fields.String(required=True)
-    message = fields.String(required=True)
-    request_id = fields.String(allow_none=True)
-    field_errors = fields.Dict(data_key="fields")
+    error = fields.String(required=True, metadata={"description": "The kind, e.g. `NotFoundError`, `ValidationError`."})
+    message = fields.String(required=True, metadata={"description": "What went wrong, for people."})
+    request_id = fields.String(allow_none=True, metadata={"description": "Also in the `X-Request-ID` header."})
+    field_errors = fields.Dict(
+        data_key="fields", metadata={"description": "For a 422: each invalid field with what is wrong with it."}
+    )
 
 
 class Error(Schema):
     detail = fields.Nested(ErrorDetail, required=True)
 
 
+class HealthStatus(Schema):
+    """What the health endpoints answer; each adds details of its own."""
+
+    class Meta:
+        unknown = "include"
+
+    status = fields.String(required=True, metadata={"description": "e.g. `healthy`, `ready`, `not ready`."})
+    service = fields.String()
+    version = fields.String()
+    database = fields.String(metadata={"description": "`connected` or `unreachable`."})
+    schema = fields.String(metadata={"description": "`up to date` or `out of date` (`/health/db`)."})
+    reason = fields.String(metadata={"description": "Why the service is not ready, or what to run."})
+
+
 class SessionPage(Schema):
     sessions = fields.List(fields.Nested(Session), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+    next_cursor = fields.String(
+        allow_none=True, required=True,
+        metadata={"description": "Pass as `cursor` for the next page; null on the last page."},
+    )
     limit = fields.Integer()
     offset = fields.Integer()
     page = fields.Integer()
@@ -235,9 +378,15 @@ class AgentList(Schema):
 
 class MessagePage(Schema):
     messages = fields.List(fields.Nested(Message), required=True)
-    total = fields.Integer(required=True, allow_none=True)
+    total = fields.Integer(
+        required=True, allow_none=True,
+        metadata={"description": "How many messages the agent has; null with `include_total=false`."},
+    )
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
     page = fields.Integer(required=True)
     page_size = fields.Integer(required=True)
-    next_after = fields.Integer(allow_none=True, required=True)
+    next_after = fields.Integer(
+        allow_none=True, required=True,
+        metadata={"description": "Pass as `after` for the next page; null on the last page."},
+    )

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, g
 
 from . import schemas
 from .db import get_db, queries
-from .errors import RequestValidationError
 from .http import found, json_response, load_json, load_query, no_content
 from .paging import page_window
 
@@ -19,27 +16,34 @@ SESSION_LIST_QUERY_SCHEMA = schemas.SessionListQuery()
 SESSION_UPDATE_SCHEMA = schemas.SessionUpdate()
 
 
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    """Split a ``next_cursor`` back into the (created_at, session_id) it was made from."""
-    try:
-        created_at, session_id = json.loads(bytes.fromhex(cursor).decode("utf-8"))
-        if not isinstance(created_at, str) or not isinstance(session_id, str):
-            raise ValueError
-    except (ValueError, TypeError):
-        message = "not a cursor this service issued"
-        raise RequestValidationError(message, fields={"cursor": [message]}) from None
-    return created_at, session_id
+def _decode_cursor(cursor: str) -> tuple[int, int, str]:
+    """Split a cursor (already matched against CURSOR_PATTERN) into whole seconds, microseconds and id."""
+    time, _, hex_id = cursor.partition("_")
+    seconds, _, micros = time.partition(".")
+    # Normalized so that any spelling the pattern admits (e.g. "-0.5") gives 0 <= micros < 1e6.
+    seconds, micros = divmod(int(seconds) * 1_000_000 + int(micros), 1_000_000)
+    return seconds, micros, bytes.fromhex(hex_id).decode("utf-8", errors="replace")
 
 
 @bp.post("")
 def create_session() -> Response:
     """Create a session.
+
+    Starts a session under the id the client chose. `session_type` defaults to `AGENT`. A `created_at`
+    sent here is kept, else the server's clock sets it; an `updated_at` sent here is kept too, else it
+    equals `created_at`. An id already used in the caller's namespace is a 409.
     ---
     post:
+      operationId: createSession
       tags: [sessions]
-      requestBody: {required: true, content: {application/json: {schema: SessionCreate}}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: SessionCreate
+            example: {session_id: user-123, session_type: AGENT}
       responses:
-        201: {description: Created, content: {application/json: {schema: Session}}}
+        201: {description: The session as stored, content: {application/json: {schema: Session}}}
         409: {$ref: '#/components/responses/Conflict'}
     """
     data = load_json(SESSION_CREATE_SCHEMA)
@@ -48,9 +52,15 @@ def create_session() -> Response:
 
 @bp.get("")
 def list_sessions() -> Response:
-    """List sessions, newest first, with a keyset cursor.
+    """List sessions, newest first.
+
+    Sessions come ordered by `created_at`, newest first, then by id. Follow `next_cursor` with `cursor`
+    to page through them all: it stays exact while sessions are added. `limit`/`offset` and
+    `page`/`page_size` page by position instead. A page holds 50 sessions unless `limit` or
+    `page_size` says otherwise.
     ---
     get:
+      operationId: listSessions
       tags: [sessions]
       parameters: [{in: query, schema: SessionListQuery}]
       responses:
@@ -58,11 +68,12 @@ def list_sessions() -> Response:
     """
     query = load_query(SESSION_LIST_QUERY_SCHEMA)
     limit, offset, page = page_window(query, default_limit=50)
-    created_at, session_id = _decode_cursor(query["cursor"]) if "cursor" in query else (None, None)
+    seconds, micros, session_id = _decode_cursor(query["cursor"]) if "cursor" in query else (None, None, None)
     body = queries.list_sessions(
         get_db(),
         **g.caller,
-        cursor_created_at=created_at,
+        cursor_seconds=seconds,
+        cursor_micros=micros,
         cursor_session_id=session_id,
         limit=limit,
         offset=offset,
@@ -74,8 +85,12 @@ def list_sessions() -> Response:
 @bp.get("/<session_id>")
 def get_session(session_id: str) -> Response:
     """Read a session.
+
+    Returns the session's id, type and timestamps; 404 if the caller's namespace holds no session with
+    this id.
     ---
     get:
+      operationId: getSession
       tags: [sessions]
       responses:
         200: {description: The session, content: {application/json: {schema: Session}}}
@@ -86,11 +101,20 @@ def get_session(session_id: str) -> Response:
 
 @bp.put("/<session_id>")
 def update_session(session_id: str) -> Response:
-    """Update a session's type; ``updated_at`` is set by the server.
+    """Update a session.
+
+    Sets `session_type` when the body has one, and `updated_at` to the server's clock in any case;
+    `created_at` never changes.
     ---
     put:
+      operationId: updateSession
       tags: [sessions]
-      requestBody: {required: true, content: {application/json: {schema: SessionUpdate}}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: SessionUpdate
+            example: {session_type: MULTI_AGENT}
       responses:
         200: {description: The updated session, content: {application/json: {schema: Session}}}
         404: {$ref: '#/components/responses/NotFound'}
@@ -102,9 +126,13 @@ def update_session(session_id: str) -> Response:
 
 @bp.delete("/<session_id>")
 def delete_session(session_id: str) -> Response:
-    """Delete a session with its agents, messages and multi-agent state.
+    """Delete a session.
+
+    Deletes the session with all its agents, their messages and its multi-agent state, in one
+    transaction.
     ---
     delete:
+      operationId: deleteSession
       tags: [sessions]
       responses:
         204: {description: Deleted}

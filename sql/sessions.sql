@@ -20,8 +20,10 @@ RETURNING session_json(s)::text;
 -- Agents, messages and multi-agent state go with it (ON DELETE CASCADE).
 DELETE FROM sessions WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND session_id = :session_id RETURNING session_id;
 
--- name: list_sessions(key_hash, keyless, cursor_created_at, cursor_session_id, limit, offset, page)$
--- Newest first. The cursor is the (created_at, session_id) of the last row shown, hex-encoded JSON.
+-- name: list_sessions(key_hash, keyless, cursor_seconds, cursor_micros, cursor_session_id, limit, offset, page)$
+-- Newest first. The cursor is the (created_at, session_id) of the last row shown: created_at's whole epoch
+-- seconds (rounded down), '.', its microseconds, '_', the id's UTF-8 in hex (app/schemas.py CURSOR_PATTERN).
+-- Integers both ways, so the position is exact in any year: a float of epoch seconds would round.
 -- The outer SELECT reads `caller`, so the key is checked even when no session would be scanned.
 WITH caller AS MATERIALIZED (
     SELECT caller_namespace(:key_hash, :keyless) AS namespace
@@ -29,8 +31,10 @@ WITH caller AS MATERIALIZED (
     SELECT s, s.created_at, s.session_id
     FROM sessions AS s
     WHERE s.namespace = (SELECT namespace FROM caller)
-      AND (:cursor_created_at::timestamptz IS NULL
-           OR (s.created_at, s.session_id) < (:cursor_created_at::timestamptz, :cursor_session_id::varchar))
+      AND (:cursor_seconds::bigint IS NULL
+           OR (s.created_at, s.session_id)
+              < (to_timestamp(:cursor_seconds::bigint) + :cursor_micros::int * interval '1 microsecond',
+                 :cursor_session_id::varchar))
     ORDER BY s.created_at DESC, s.session_id DESC
     LIMIT :limit + 1 OFFSET :offset
 ), shown AS (
@@ -41,7 +45,10 @@ WITH caller AS MATERIALIZED (
 SELECT json_build_object(
     'sessions', coalesce((SELECT json_agg(session_json(s) ORDER BY created_at DESC, session_id DESC) FROM shown), '[]'::json),
     'next_cursor', CASE WHEN (SELECT count(*) FROM page) > :limit THEN
-        (SELECT encode(convert_to(json_build_array(iso_utc(created_at), session_id)::text, 'UTF8'), 'hex') FROM last)
+        (SELECT extract(epoch FROM date_trunc('second', created_at))::bigint
+                || '.' || lpad(mod(extract(microseconds FROM created_at)::bigint, 1000000)::text, 6, '0')
+                || '_' || encode(convert_to(session_id, 'UTF8'), 'hex')
+         FROM last)
     END,
     'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit
 )::text

@@ -13,7 +13,7 @@ BAD_IDS = ["", "x" * 256, "a/b", "a\\b", "tab\there", "nl\nhere", "nul\u0000"]
 
 
 @pytest.mark.parametrize("session_id", GOOD_IDS)
-def test_printable_ids_are_accepted_in_bodies_and_paths(client, session_id):
+def test_good_ids_are_accepted_in_bodies_and_paths(client, session_id):
     assert create_session(client, session_id)["session_id"] == session_id
     create_agent(client, session_id, session_id)
 
@@ -33,7 +33,7 @@ def test_other_ids_are_422_in_bodies(client, session_id):
     assert client.get(SESSIONS).get_json()["sessions"] == []
 
 
-def test_overlong_or_unprintable_ids_are_422_in_paths(client):
+def test_overlong_or_control_character_ids_are_422_in_paths(client):
     assert client.get(f"{SESSIONS}/{'x' * 256}").status_code == 422
     assert client.get(f"{SESSIONS}/tab%09here").status_code == 422
     assert client.get(f"{SESSIONS}/s/agents/a%5Cb").status_code == 422
