@@ -60,6 +60,9 @@ worker_class = "gthread"
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20)
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+# gunicorn's largest request line: two ids of 255 four-byte characters, percent-encoded, make a
+# valid URL of ~6.2 kB, which the default (4094) refused with an HTML 414.
+limit_request_line = 8190
 preload_app = False
 # gunicorn's default control socket is one path per user: see GUNICORN_CONTROL_SOCKET above.
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")

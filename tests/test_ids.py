@@ -160,3 +160,16 @@ def test_the_plain_path_check_agrees_with_the_field(value):
     except ValidationError:
         loaded = False
     assert is_identifier(value) == loaded == (value in ACCEPTED)
+
+
+def test_the_longest_valid_url_reaches_the_service(server):
+    # Two ids of 255 four-byte characters, percent-encoded: about 6.2 kB of request line, more than
+    # gunicorn's default limit (4094), which answered such a request with an HTML 414.
+    longest = quote("\U0001f600" * 255, safe="")
+    target = f"/api/v1/sessions/{longest}/agents/{longest}/messages/{2**31 - 1}"
+
+    status, body = raw_request(server, "GET", target)
+
+    assert len(target) > 6000
+    assert status == 404
+    assert body["detail"]["error"] == "NotFoundError"
