@@ -29,12 +29,21 @@ def test_any_offset_is_stored_as_the_instant_it_names(client, sent, stored):
     assert client.post(message_url("s", "a"), json=body).get_json()["created_at"] == stored
 
 
-@pytest.mark.parametrize("sent", ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"])
-def test_instants_outside_years_1_to_9999_in_utc_are_stored_too(client, sent):
+@pytest.mark.parametrize(
+    "sent, stored",
+    [
+        # ISO 8601's expanded years: 1 BC is year 0000, 2 BC is -0001, and after 9999 comes +10000.
+        ("0001-01-01T00:00:00+23:59", "0000-12-31T00:01:00.000000+00:00"),
+        ("0001-01-01T00:00:00.5+00:01", "0000-12-31T23:59:00.500000+00:00"),
+        ("9999-12-31T23:59:59-23:59", "+10000-01-01T23:58:59.000000+00:00"),
+    ],
+)
+def test_instants_outside_years_1_to_9999_in_utc_read_back_as_the_same_instant(client, sent, stored):
     response = client.post(SESSIONS, json={"session_id": "s", "created_at": sent})
 
     assert response.status_code == 201, response.get_data(as_text=True)
-    assert client.get(f"{SESSIONS}/s").status_code == 200
+    assert response.get_json()["created_at"] == stored
+    assert client.get(f"{SESSIONS}/s").get_json()["created_at"] == stored
 
 
 def test_the_edges_of_time_keep_their_order(client):

@@ -2,9 +2,20 @@
 -- so a migration that changes a table can drop them and need not repeat them.
 
 -- ISO 8601 in UTC with microseconds, the form Strands itself writes (datetime.isoformat()).
+-- A client may send an instant that falls outside years 1-9999 in UTC (0001-01-01T00:00+01:00);
+-- to_char writes 1 BC as 0001 and drops the era, so those get ISO 8601's expanded years instead
+-- (1 BC is 0000, 2 BC is -0001, then +10000), and read back as the instant that was sent.
 CREATE OR REPLACE FUNCTION iso_utc(ts timestamptz) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"');
+    RETURN CASE
+        WHEN ts >= '0001-01-01 00:00:00+00' AND ts < '10000-01-01 00:00:00+00'
+            THEN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+        WHEN ts >= '10000-01-01 00:00:00+00'
+            THEN '+' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+        ELSE (SELECT CASE WHEN y >= 0 THEN lpad(y::text, 4, '0') ELSE '-' || lpad((-y)::text, 4, '0') END
+              FROM (SELECT 1 - to_char(ts AT TIME ZONE 'UTC', 'YYYY')::int AS y) AS astronomical)
+             || to_char(ts AT TIME ZONE 'UTC', '-MM-DD"T"HH24:MI:SS.US"+00:00"')
+    END;
 
 -- The JSON shape of each resource, in one place, so every query returns response bodies built
 -- by PostgreSQL and the service never decodes and re-encodes rows.
