@@ -24,9 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, serving: bool = Tru
         config.ConfigurationError: when the environment holds an unusable value.
         RuntimeError: when serving in production without API keys.
     """
-    from . import (
-        agents, auth, cors, db, errors, health, http, keys, logs, messages, multi_agents, openapi, sessions,
-    )
+    from . import auth, blueprints, cors, db, errors, http, keys, logs, openapi
 
     settings: Settings = load_settings()
     app = Flask(__name__)
@@ -45,8 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, serving: bool = Tru
     cors.init_app(app)
     app.cli.add_command(keys.keys_command)
     errors.register_error_handlers(app)
-    for module in (health, sessions, agents, messages, multi_agents):
-        app.register_blueprint(module.bp)
+    blueprints.register(app)
     openapi.init_app(app)
     if serving:
         auth.check_at_start(app)

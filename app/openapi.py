@@ -16,8 +16,8 @@ from flask import Blueprint, Flask, redirect, render_template, send_from_directo
 from werkzeug.wrappers import Response
 
 from . import schemas
+from .blueprints import API_NAMES
 
-API_BLUEPRINTS = ("health", "sessions", "agents", "messages", "multi_agents")
 _SCHEMAS = (
     "SessionCreate", "SessionUpdate", "Session", "SessionPage", "AgentCreate", "AgentUpdate", "Agent",
     "AgentList", "MessageCreate", "MessageUpdate", "Message", "MessagePage", "MultiAgentState", "Error",
@@ -158,11 +158,11 @@ def build_spec(app: Flask) -> dict[str, Any]:
         )
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
-            if rule.endpoint.split(".")[0] in API_BLUEPRINTS:
+            if rule.endpoint.split(".")[0] in API_NAMES:
                 spec.path(view=app.view_functions[rule.endpoint], app=app)
     document = spec.to_dict()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] in API_BLUEPRINTS:
+        if rule.endpoint.split(".")[0] in API_NAMES:
             path = rule.rule.replace("<", "{").replace(">", "}")
             methods = {m.lower() for m in rule.methods or ()} - {"head", "options"}
             operations = {m: op for m, op in document["paths"].get(path, {}).items() if m in methods}

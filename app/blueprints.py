@@ -1,0 +1,18 @@
+"""The blueprints of the API, in one place: ``create_app`` registers them, the OpenAPI document
+describes them, and the tests walk the routes they add. A new resource module is listed here only."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from . import agents, health, messages, multi_agents, sessions
+
+# The probes first, then the resources under /api/, each a module with a blueprint `bp`.
+API: tuple[Blueprint, ...] = (health.bp, sessions.bp, agents.bp, messages.bp, multi_agents.bp)
+API_NAMES = frozenset(blueprint.name for blueprint in API)
+
+
+def register(app: Flask) -> None:
+    """Register every blueprint of the API on ``app``."""
+    for blueprint in API:
+        app.register_blueprint(blueprint)
