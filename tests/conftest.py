@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from app import create_app, db, embedded
 from app.config import normalize_database_url
 from helpers import PROJECT_ROOT, TABLES, execute
+from key_helpers import create_key
 
 def recreate_schema(url: str) -> None:
     """Drop every table the service owns and apply the schema from scratch."""
@@ -57,3 +58,10 @@ def app(clean_db: str) -> Iterator[Flask]:
 def client(app: Flask) -> FlaskClient:
     """A test client for :func:`app`."""
     return app.test_client()
+
+
+@pytest.fixture
+def keys(app: Flask) -> dict[str, tuple[str, str]]:
+    """Keys for namespaces team-a and team-b, created with the command line: ``{namespace: (key_id, key)}``."""
+    runner = app.test_cli_runner()
+    return {"team-a": create_key(runner, "team-a"), "team-b": create_key(runner, "team-b")}
