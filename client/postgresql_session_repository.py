@@ -98,7 +98,7 @@ def _describe(fields: Any) -> str:
     return str(fields)
 
 
-def _seg(value: str, kind: str) -> str:
+def _segment(value: str, kind: str) -> str:
     """Quote one ``kind`` id (session, agent, multi_agent) as one path segment, so ids like 'a b' or
     'user@example.com' stay one segment; refuse, as Strands does, the ids no path segment can carry.
 
@@ -113,21 +113,34 @@ def _seg(value: str, kind: str) -> str:
     return quote(value, safe="")
 
 
-def _session_path(session_id: str) -> str:
-    """The URL path of a session (ValueError for an id no path segment can carry)."""
-    return f"/api/v1/sessions/{_seg(session_id, 'session')}"
+# The paths are built in layers, as Strands' FileSessionManager builds its directories: each layer
+# extends its parent's path and checks only its own id. Without its last id, a layer gives the
+# collection that id would be in (what a list reads).
+
+
+def _session_path(session_id: str | None = None) -> str:
+    """The sessions, or one session (ValueError for an id no path segment can carry)."""
+    base = "/api/v1/sessions"
+    return base if session_id is None else f"{base}/{_segment(session_id, 'session')}"
 
 
 def _agent_path(session_id: str, agent_id: str | None = None) -> str:
     """The agents of a session, or one agent in it (ValueError for an id no path segment can carry)."""
     base = f"{_session_path(session_id)}/agents"
-    return base if agent_id is None else f"{base}/{_seg(agent_id, 'agent')}"
+    return base if agent_id is None else f"{base}/{_segment(agent_id, 'agent')}"
+
+
+def _message_path(session_id: str, agent_id: str, message_id: int | None = None) -> str:
+    """The messages of an agent, or one message (ValueError for an id no path segment can carry, or a
+    message id that is not an integer)."""
+    base = f"{_agent_path(session_id, agent_id)}/messages"
+    return base if message_id is None else f"{base}/{int(message_id)}"
 
 
 def _multi_agent_path(session_id: str, multi_agent_id: str | None = None) -> str:
     """The multi-agent states of a session, or one of them (ValueError for an id no path segment can carry)."""
     base = f"{_session_path(session_id)}/multi-agents"
-    return base if multi_agent_id is None else f"{base}/{_seg(multi_agent_id, 'multi_agent')}"
+    return base if multi_agent_id is None else f"{base}/{_segment(multi_agent_id, 'multi_agent')}"
 
 
 def _canonical(value: Any) -> Any:
@@ -234,8 +247,7 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
     def create_session(self, session: Session, **kwargs: Any) -> Session:
         """Create a session; raises ``ConflictError`` if it exists."""
         body = _canonical(session.to_dict())
-        stored = self._create("/api/v1/sessions", body, _session_path(session.session_id),
-                              ("session_type",), SessionNotFoundError)
+        stored = self._create(_session_path(session.session_id), body, ("session_type",), SessionNotFoundError)
         return Session.from_dict(stored)
 
     def read_session(self, session_id: str, **kwargs: Any) -> Session | None:
@@ -260,7 +272,7 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
             params: dict[str, Any] = {"limit": _PAGE_SIZE if limit is None else min(_PAGE_SIZE, limit - len(sessions))}
             if cursor:
                 params["cursor"] = cursor
-            page = self._request("GET", "/api/v1/sessions", params=params)
+            page = self._request("GET", _session_path(), params=params)
             sessions.extend(Session.from_dict(item) for item in page["sessions"])
             cursor = page.get("next_cursor")
             if not cursor or not page["sessions"]:
@@ -271,8 +283,7 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
 
     def create_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
         """Create an agent; ``SessionNotFoundError`` without its session, ``ConflictError`` if it exists."""
-        base = _agent_path(session_id)
-        self._create(base, _canonical(_agent_body(session_agent)), _agent_path(session_id, session_agent.agent_id),
+        self._create(_agent_path(session_id, session_agent.agent_id), _canonical(_agent_body(session_agent)),
                      ("state", "conversation_manager_state", "internal_state"), SessionNotFoundError)
 
     def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent | None:
@@ -289,8 +300,7 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
 
     def delete_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> None:
         """Delete an agent and its messages; raises ``AgentNotFoundError`` if it does not exist."""
-        self._request("DELETE", _agent_path(session_id, agent_id),
-                      missing=AgentNotFoundError)
+        self._request("DELETE", _agent_path(session_id, agent_id), missing=AgentNotFoundError)
 
     def list_agents(self, session_id: str, **kwargs: Any) -> list[SessionAgent]:
         """List the agents of a session; raises ``SessionNotFoundError`` if the session does not exist."""
@@ -301,27 +311,25 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
 
     def create_message(self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any) -> None:
         """Create a message; ``AgentNotFoundError`` without its agent, ``ConflictError`` if the id is taken."""
-        base = self._messages_path(session_id, agent_id)
-        self._create(base, _canonical(session_message.to_dict()), f"{base}/{session_message.message_id}",
-                     ("message", "redact_message"), AgentNotFoundError)
+        path = _message_path(session_id, agent_id, session_message.message_id)
+        self._create(path, _canonical(session_message.to_dict()), ("message", "redact_message"), AgentNotFoundError)
 
     def read_message(self, session_id: str, agent_id: str, message_id: int, **kwargs: Any) -> SessionMessage | None:
         """Read a message, or ``None`` if it does not exist."""
-        data = self._request("GET", f"{self._messages_path(session_id, agent_id)}/{int(message_id)}", missing=None,
+        data = self._request("GET", _message_path(session_id, agent_id, message_id), missing=None,
                              object_hook=_decode_bytes)
         return None if data is None else _message_from(data)
 
     def update_message(self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any) -> None:
         """Replace a message's content and redaction; raises ``MessageNotFoundError`` if it does not exist."""
         data = session_message.to_dict()
-        path = f"{self._messages_path(session_id, agent_id)}/{session_message.message_id}"
+        path = _message_path(session_id, agent_id, session_message.message_id)
         body = {"message": data["message"], "redact_message": data["redact_message"]}
         self._request("PUT", path, json=body, missing=MessageNotFoundError)
 
     def delete_message(self, session_id: str, agent_id: str, message_id: int, **kwargs: Any) -> None:
         """Delete a message; raises ``MessageNotFoundError`` if it does not exist."""
-        self._request("DELETE", f"{self._messages_path(session_id, agent_id)}/{int(message_id)}",
-                      missing=MessageNotFoundError)
+        self._request("DELETE", _message_path(session_id, agent_id, message_id), missing=MessageNotFoundError)
 
     def list_messages(
         self, session_id: str, agent_id: str, limit: int | None = None, offset: int = 0, **kwargs: Any
@@ -331,7 +339,7 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
         The first page is fetched by offset, the following ones by keyset (``after``), so conversations
         of any length come back complete. Raises ``AgentNotFoundError`` if the agent does not exist.
         """
-        path = self._messages_path(session_id, agent_id)
+        path = _message_path(session_id, agent_id)
         messages: list[SessionMessage] = []
         params: dict[str, Any] = {**_PAGE_QUERY, "offset": offset}
         while limit is None or len(messages) < limit:
@@ -343,16 +351,12 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
             params = {**_PAGE_QUERY, "after": page["next_after"]}
         return messages
 
-    def _messages_path(self, session_id: str, agent_id: str) -> str:
-        return f"{_agent_path(session_id, agent_id)}/messages"
-
     # -- multi-agent state ----------------------------------------------------------------------------
 
     def create_multi_agent(self, session_id: str, multi_agent: MultiAgentBase, **kwargs: Any) -> None:
         """Store ``multi_agent.serialize_state()``; ``SessionNotFoundError`` without the session, else conflict."""
-        base = _multi_agent_path(session_id)
         state = _canonical(multi_agent.serialize_state())
-        self._create(base, state, _multi_agent_path(session_id, multi_agent.id), None, SessionNotFoundError)
+        self._create(_multi_agent_path(session_id, multi_agent.id), state, None, SessionNotFoundError)
 
     def read_multi_agent(self, session_id: str, multi_agent_id: str, **kwargs: Any) -> dict[str, Any] | None:
         """Read a stored multi-agent state dict, or ``None`` if there is none."""
@@ -377,20 +381,21 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
     # -- HTTP -----------------------------------------------------------------------------------------
 
     def _create(
-        self, path: str, body: dict[str, Any], read_path: str, compare: tuple[str, ...] | None,
-        missing: type[SessionRepositoryError],
+        self, path: str, body: dict[str, Any], compare: tuple[str, ...] | None, missing: type[SessionRepositoryError],
     ) -> dict[str, Any]:
-        """POST a new record; a 409 met only after a retry is success when the stored record is what we sent."""
+        """POST the record whose path will be ``path`` to its collection; a 409 met only after a retry is
+        success when the record stored at ``path`` is what we sent."""
+        collection = path.rpartition("/")[0]
         try:
-            return self._request("POST", path, json=body, missing=missing)  # type: ignore[no-any-return]
+            return self._request("POST", collection, json=body, missing=missing)  # type: ignore[no-any-return]
         except ConflictError as exc:
             if not exc.after_retry:
                 raise
-            stored = self._request("GET", read_path, missing=None)
+            stored = self._request("GET", path, missing=None)
             pick = (lambda d: d) if compare is None else (lambda d: {k: d.get(k) for k in compare})
             if stored is None or _canonical(pick(stored)) != pick(body):
                 raise
-            logger.debug("path=<%s> | create was applied before the retry, stored record matches", read_path)
+            logger.debug("path=<%s> | create was applied before the retry, stored record matches", path)
             return stored  # type: ignore[no-any-return]
 
     def _request(
