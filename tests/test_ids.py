@@ -173,3 +173,15 @@ def test_the_longest_valid_url_reaches_the_service(server):
     assert len(target) > 6000
     assert status == 404
     assert body["detail"]["error"] == "NotFoundError"
+
+
+def test_every_path_argument_of_the_api_is_checked(app):
+    # An argument without a plain check passes it unchecked, and one missing from PathParams
+    # would never get the schema's reasons: a new one must be added to both.
+    from app.http import _PATH_RULES
+    from app.schemas import PathParams
+
+    arguments = {name for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/") for name in rule.arguments}
+
+    assert arguments - set(_PATH_RULES) == set(), "add a check for each to _PATH_RULES in app/http.py"
+    assert arguments - set(PathParams().fields) == set(), "add a field for each to PathParams in app/schemas.py"

@@ -1,7 +1,8 @@
 """Rules every named query must follow, checked on the SQL files themselves so a new query cannot forget them.
 
 The namespace check lives in SQL, where no view shows it: every query over the caller's records
-takes the caller's key (``key_hash``, ``keyless``) and calls ``caller_namespace(`` with them.
+takes the caller's key (``key_hash``, ``keyless``) and calls ``caller_namespace(`` with them. And the
+database decides conflicts and missing parents: each key it enforces needs a message for the caller.
 """
 
 from __future__ import annotations
@@ -45,3 +46,24 @@ def test_the_rule_sees_every_resource_file() -> None:
 def test_every_resource_query_checks_the_callers_namespace(name: str, parameters: list[str], body: str) -> None:
     assert {"key_hash", "keyless"} <= set(parameters), f"{name} does not take the caller's key"
     assert "caller_namespace(:key_hash, :keyless)" in body, f"{name} does not call caller_namespace with the key"
+
+
+# Tables the service keeps for itself; a request never writes them.
+SERVICE_TABLES = {"api_keys", "schema_migrations"}
+
+
+def test_every_key_a_request_can_violate_has_a_message(database_url: str) -> None:
+    # Without one, a duplicate or a missing parent is answered as a generic 422, not 409 or 404.
+    from app.errors import _CONSTRAINT_MESSAGES
+    from helpers import execute
+
+    rows = execute(
+        database_url,
+        """SELECT c.conname, t.relname FROM pg_constraint AS c JOIN pg_class AS t ON t.oid = c.conrelid
+           WHERE c.contype IN ('p', 'u', 'f') AND t.relnamespace = current_schema()::regnamespace""",
+    )
+    constraints = {name for name, table in rows if table not in SERVICE_TABLES}
+
+    assert {"sessions_pkey", "session_messages_agent_fkey"} <= constraints
+    unnamed = constraints - set(_CONSTRAINT_MESSAGES)
+    assert unnamed == set(), "add a message for each to _CONSTRAINT_MESSAGES in app/errors.py"
