@@ -15,12 +15,8 @@ from flask.testing import FlaskClient
 
 from app import create_app, db, embedded
 from app.config import normalize_database_url
-from helpers import PROJECT_ROOT, TABLES, execute
-
-def recreate_schema(url: str) -> None:
-    """Drop every table the service owns and apply the schema from scratch."""
-    execute(url, f"DROP TABLE IF EXISTS {', '.join(TABLES)}, schema_migrations CASCADE")
-    db.apply_schema(url)
+from harness.database import TABLES, execute, recreate_schema
+from helpers import PROJECT_ROOT
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,14 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask.testing import FlaskClient
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The tests drive the service with the benchmark's tools (bench/ is a folder of the project, not installed).
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
+from harness.database import execute  # the tests' direct way to the database, used here too
 
-from bench.server import execute  # noqa: E402  (re-exported for the tests)
-# What a test starts without; api_keys too, so tests run unauthenticated unless they create keys.
-TABLES = ("multi_agents", "session_messages", "session_agents", "sessions", "api_keys")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SESSIONS = "/api/v1/sessions"
 
 

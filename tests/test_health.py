@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from app import create_app, db
-from bench.server import Gunicorn
+from harness.server import Gunicorn
 from helpers import PROJECT_ROOT, SESSIONS, create_session, error_of, execute, scratch_database
 
 SCHEMA_OUT_OF_DATE = "schema out of date: run `session-backend init-db`"

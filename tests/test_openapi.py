@@ -12,7 +12,7 @@ from schemathesis.checks import CHECKS, is_check_class, load_all_checks
 from schemathesis.core.parameters import ParameterLocation
 
 from app import create_app, db
-from helpers import TABLES, execute
+from harness.database import TABLES, execute
 
 EXAMPLES_PER_OPERATION = 25
 load_all_checks()
