@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
 from helpers import SESSIONS, agent_url, create_agent, create_message, create_session, error_of, message_url
+from key_helpers import bearer, create_key
 
 GOOD_IDS = ["user@example.com", "a b", "550e8400-e29b-41d4-a716-446655440000", "日本語", "x" * 255, "'; DROP TABLE sessions;--"]
 BAD_IDS = ["", "x" * 256, "a/b", "a\\b", "tab\there", "nl\nhere", "nul\u0000"]
@@ -183,15 +185,22 @@ def test_unknown_route_and_wrong_method_use_the_envelope(client):
     assert error_of(response)["error"] == "MethodNotAllowedError"
 
 
-def test_logs_are_json_lines_with_the_request_id(client, capsys):
-    client.get(agent_url("nope"), headers={"X-Request-ID": "log-check"})
-    import json
-    import logging
+def test_logs_are_json_lines_with_the_request_id(app, client, capsys):
+    # A key that exists with a wrong secret is rejected, and the service logs that during the request.
+    _, key = create_key(app.test_cli_runner(), "ns")
+    wrong_key = key[:-1] + ("b" if key[-1] == "a" else "a")
+    capsys.readouterr()
 
+    response = client.get(SESSIONS, headers={"X-Request-ID": "log-check", **bearer(wrong_key)})
     logging.getLogger("app.test").warning("probe", extra={"k": 1})
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert response.status_code == 401
+    rejected = [line for line in lines if line["message"] == "rejected API key"]
+    assert len(rejected) == 1, lines
+    assert {"level": "INFO", "logger": "app.auth", "request_id": "log-check"}.items() <= rejected[0].items()
     assert {"level": "WARNING", "logger": "app.test", "message": "probe", "k": 1}.items() <= lines[-1].items()
+    assert "request_id" not in lines[-1]  # logged outside any request
 
 
 PATH_VALUES = [*GOOD_IDS, *BAD_IDS, "0", "7", "2147483647", "2147483648", "-1", "+5", " 5", "05", "٣", "1e3", "99999999999"]
