@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import psycopg2.extensions
 import pytest
 
 from app import create_app, db
@@ -209,9 +210,21 @@ def test_keys_are_stored_only_as_hashes(client, keys, clean_db):
         assert all(key not in row for row in stored)
 
 
-def test_open_health_endpoints_need_no_key_and_tell_nothing(client, keys):
+def test_open_health_endpoints_need_no_key_and_tell_nothing(client, keys, clean_db):
+    # Anyone may call these, so nothing they say may help to reach the database or tell who uses the service.
+    assert client.post(SESSIONS, json={"session_id": "s-private"}, headers=bearer(keys["team-a"][1])).status_code == 201
+    connection = psycopg2.extensions.parse_dsn(clean_db)
+    where = [connection[part] for part in ("host", "hostaddr", "port", "user", "password", "dbname") if connection.get(part)]
+    who = ["team-a", "team-b", "s-private", *(part for key_id_and_key in keys.values() for part in key_id_and_key)]
+    hidden = [clean_db, execute(clean_db, "SHOW server_version")[0][0], *where, *who]
+
     for path in ("/health", "/health/live", "/health/db", "/health/ready"):
-        assert client.get(path).status_code == 200, path
+        response = client.get(path, headers={"X-Request-ID": "health-check"})
+        said = response.get_data(as_text=True) + "".join(f"{name}: {value}" for name, value in response.headers.items())
+
+        assert response.status_code == 200, path
+        assert set(response.get_json()) <= {"status", "service", "version", "database", "schema"}, path
+        assert [secret for secret in hidden if secret in said] == [], path
 
 
 def test_without_any_key_the_default_namespace_is_open(client):
