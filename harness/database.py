@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg2
+from psycopg2 import sql as psql
 
 from app import db
 
@@ -13,7 +14,7 @@ TABLES = ("multi_agents", "session_messages", "session_agents", "sessions", "api
 MIGRATIONS_TABLE = "schema_migrations"
 
 
-def execute(url: str, sql: str, params: tuple | None = None) -> list[tuple]:
+def execute(url: str, sql: str | psql.Composable, params: tuple | None = None) -> list[tuple]:
     """Run one statement on its own autocommit connection and return its rows (if any)."""
     conn = psycopg2.connect(url, connect_timeout=5)
     try:
