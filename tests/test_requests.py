@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from helpers import SESSIONS, agent_url, create_agent, create_message, create_session, error_of, message_url
+from helpers import (SESSIONS, UNAUTHENTICATED, agent_url, create_agent, create_message, create_session, error_of,
+                     error_summary, message_url, not_found)
 from key_helpers import bearer, create_key
 
 GOOD_IDS = ["user@example.com", "a b", "550e8400-e29b-41d4-a716-446655440000", "日本語", "x" * 255, "'; DROP TABLE sessions;--"]
@@ -57,7 +58,7 @@ def test_malformed_json_is_400_and_stores_nothing(client):
 
     assert response.status_code == 400
     assert error_of(response)["error"] == "BadRequestError"
-    assert client.get(f"{SESSIONS}/s").status_code == 404
+    assert error_summary(client.get(f"{SESSIONS}/s")) == not_found("session not found")
 
 
 def test_json_that_is_not_an_object_is_422(client):
@@ -82,7 +83,7 @@ def test_body_over_max_content_length_is_413(app):
 
     assert response.status_code == 413
     assert error_of(response)["error"] == "PayloadTooLargeError"
-    assert client.get(message_url("s", "a", 0)).status_code == 404
+    assert error_summary(client.get(message_url("s", "a", 0))) == not_found("message not found")
 
 
 def _chunked(app, path: str, body: bytes):
@@ -105,7 +106,7 @@ def test_chunked_body_over_max_content_length_is_413_not_cut_at_the_limit(app):
     app.config["MAX_CONTENT_LENGTH"] = len(body) - 1
     status, answer = _chunked(app, message_url("s", "a"), body)
     assert (status, json.loads(answer)["detail"]["error"]) == (413, "PayloadTooLargeError")
-    assert client.get(message_url("s", "a", 0)).status_code == 404
+    assert error_summary(client.get(message_url("s", "a", 0))) == not_found("message not found")
 
     app.config["MAX_CONTENT_LENGTH"] = len(body)
     assert _chunked(app, message_url("s", "a"), body)[0] == 201
@@ -195,7 +196,7 @@ def test_logs_are_json_lines_with_the_request_id(app, client, capsys):
     logging.getLogger("app.test").warning("probe", extra={"k": 1})
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    assert response.status_code == 401
+    assert error_summary(response) == UNAUTHENTICATED
     rejected = [line for line in lines if line["message"] == "rejected API key"]
     assert len(rejected) == 1, lines
     assert {"level": "INFO", "logger": "app.auth", "request_id": "log-check"}.items() <= rejected[0].items()
