@@ -33,11 +33,17 @@ test: venv
 container-test: venv
 	bash scripts/container-test.sh
 
-bench: venv
-	$(BIN)/python -m bench
+# bench imports the client and the example's scripted model as a user's project does: top-level modules
+# from their folders (and harness/ from here, the current directory of `python -m`).
+BENCH_PYTHONPATH := client:examples/session_agent
 
+## Run the benchmark (about 3 minutes); results in bench/results/.
+bench: venv
+	PYTHONPATH=$(BENCH_PYTHONPATH)$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python -m bench
+
+## Run the 60 s fault soak; results in bench/results/.
 soak: venv
-	$(BIN)/python -m bench.soak
+	PYTHONPATH=$(BENCH_PYTHONPATH)$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -13,8 +13,11 @@ import platform
 import time
 from datetime import datetime, timezone
 
+from harness.database import execute
+from harness.server import Gunicorn
+
 from . import DATA_DIR, RESULTS_DIR, agent_turn, floor, latency, report, restore, soak, throughput
-from .server import Gunicorn, database_url, execute
+from .database import database_url
 from .stats import repeat
 
 CONNECTIONS = 16

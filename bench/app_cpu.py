@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any, Callable
 
-from .server import database_url
+from .database import database_url
 from .stats import TEXT
 
 REQUESTS = 3000

@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import bench  # noqa: F401  (puts the client on sys.path)
 from postgresql_session_repository import SyncPostgreSQLSessionRepository
 
 

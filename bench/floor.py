@@ -13,7 +13,8 @@ import time
 import psycopg2
 from psycopg2.extras import Json
 
-from .server import execute
+from harness.database import execute
+
 from .stats import MESSAGE, latency_summary
 
 TABLE_DDL = """

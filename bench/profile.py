@@ -15,8 +15,10 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+from harness.server import Gunicorn
+
 from . import DATA_DIR, throughput
-from .server import Gunicorn, database_url
+from .database import database_url
 
 SECONDS = 10
 

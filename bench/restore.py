@@ -14,9 +14,10 @@ import time
 
 from postgresql_session_repository import SyncPostgreSQLSessionRepository
 
-from . import ROOT
+from harness import ROOT
+from harness.database import execute
+
 from .latency import Http
-from .server import execute
 from .stats import TEXT, percentile
 
 SEED = """

@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from postgresql_session_repository import SessionRepositoryError, SyncPostgreSQLSessionRepository
+from strands.types.session import Session, SessionAgent, SessionMessage
+
+from harness.server import Gunicorn
 
 from . import DATA_DIR, RESULTS_DIR, ROOT
 from .faults import ErrorLog, OwnPostgres
 from .report import soak_table
-from .server import Gunicorn
 from .stats import TEXT
-
-from postgresql_session_repository import SessionRepositoryError, SyncPostgreSQLSessionRepository  # noqa: E402
-from strands.types.session import Session, SessionAgent, SessionMessage  # noqa: E402
 
 ALLOWED_ERRORS = {"503", "ConnectionError", "409"}  # 409: a retried create that the first attempt had stored
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 
+from harness.server import Gunicorn
+
 from . import DATA_DIR, RESULTS_DIR, throughput
-from .server import Gunicorn, database_url
+from .database import database_url
 
 CONFIGS = [
     ("gthread 4x4 (default on 2 CPUs)", {"WEB_CONCURRENCY": "4", "GUNICORN_THREADS": "4"}),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from .server import Gunicorn
+from harness.server import Gunicorn
 
 LUA = Path(__file__).with_name("append.lua")
 

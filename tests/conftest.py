@@ -15,13 +15,9 @@ from flask.testing import FlaskClient
 
 from app import create_app, db, embedded
 from app.config import normalize_database_url
-from helpers import PROJECT_ROOT, TABLES, execute
+from harness.database import TABLES, execute, recreate_schema
+from helpers import PROJECT_ROOT
 from key_helpers import create_key
-
-def recreate_schema(url: str) -> None:
-    """Drop every table the service owns and apply the schema from scratch."""
-    execute(url, f"DROP TABLE IF EXISTS {', '.join(TABLES)}, schema_migrations CASCADE")
-    db.apply_schema(url)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,15 +9,11 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from flask.testing import FlaskClient
+from psycopg2 import sql
+
+from harness.database import execute  # the tests' direct way to the database, used here too
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The tests drive the service with the benchmark's tools (bench/ is a folder of the project, not installed).
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
-
-from bench.server import execute  # noqa: E402  (re-exported for the tests)
-# What a test starts without; api_keys too, so tests run unauthenticated unless they create keys.
-TABLES = ("multi_agents", "session_messages", "session_agents", "sessions", "api_keys")
 SESSIONS = "/api/v1/sessions"
 
 
@@ -70,6 +65,43 @@ def error_of(response) -> dict[str, Any]:
     assert {"error", "message", "request_id"} <= set(detail), detail
     assert detail["request_id"] == response.headers["X-Request-ID"]
     return detail
+
+
+# What the README's "Errors" and "API keys" sections promise for a 401, whatever was wrong with the key.
+UNAUTHENTICATED = (401, "AuthenticationError", "missing or invalid API key")
+
+
+def error_summary(response) -> tuple[int, str, str]:
+    """The status, error kind and message of an error response, after checking its envelope (:func:`error_of`).
+
+    A 401 must also ask for a bearer token (``WWW-Authenticate: Bearer``), as the README promises.
+    """
+    detail = error_of(response)
+    if response.status_code == 401:
+        assert response.headers.get("WWW-Authenticate") == "Bearer", dict(response.headers)
+    return response.status_code, detail["error"], detail["message"]
+
+
+def not_found(message: str) -> tuple[int, str, str]:
+    """The :func:`error_summary` of a 404 saying ``message`` (e.g. "session not found")."""
+    return 404, "NotFoundError", message
+
+
+def database_settings(url: str) -> dict[str, str]:
+    """The parameters set on the database of ``url`` itself (``ALTER DATABASE ... SET``, for every role)."""
+    rows = execute(url, "SELECT unnest(setconfig) FROM pg_db_role_setting WHERE setrole = 0 AND setdatabase = "
+                        "(SELECT oid FROM pg_database WHERE datname = current_database())")
+    return dict(row.split("=", 1) for (row,) in rows)
+
+
+def set_database_setting(url: str, name: str, value: str | None) -> None:
+    """``ALTER DATABASE`` (the one of ``url``) ``SET name = value``, or ``RESET name`` when ``value`` is None."""
+    (database,) = execute(url, "SELECT current_database()")[0]
+    target = sql.SQL("ALTER DATABASE {} ").format(sql.Identifier(database))
+    if value is None:
+        execute(url, target + sql.SQL("RESET {}").format(sql.Identifier(name)))
+    else:
+        execute(url, target + sql.SQL("SET {} = %s").format(sql.Identifier(name)), (value,))
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from bench.server import free_port
+from harness.server import free_port
 from helpers import PROJECT_ROOT
 
 STARTUP_DEADLINE_SECONDS = 120

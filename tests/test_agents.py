@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from helpers import agent_url, create_agent, create_message, create_session, error_of, message_url
+from helpers import (agent_url, create_agent, create_message, create_session, error_of, error_summary, message_url,
+                     not_found)
 
 
 def test_create_and_read_agent_round_trips_all_state(client):
@@ -36,9 +37,8 @@ def test_strands_field_name_internal_state_is_accepted(client):
 def test_agent_under_missing_session_is_404_and_stores_nothing(client):
     response = client.post(agent_url("nope"), json={"agent_id": "a", "state": {}, "conversation_manager_state": {}})
 
-    assert response.status_code == 404
-    assert error_of(response)["message"] == "session not found"
-    assert client.get(agent_url("nope", "a")).status_code == 404
+    assert error_summary(response) == not_found("session not found")
+    assert error_summary(client.get(agent_url("nope", "a"))) == not_found("agent not found")
 
 
 def test_duplicate_agent_is_409(client):
@@ -72,7 +72,7 @@ def test_update_missing_agent_is_404(client):
 
     response = client.put(agent_url("s", "ghost"), json={"state": {}, "conversation_manager_state": {}})
 
-    assert response.status_code == 404
+    assert error_summary(response) == not_found("agent not found")
 
 
 def test_update_without_required_state_is_422_naming_the_field(client):
@@ -103,7 +103,7 @@ def test_list_agents_in_id_order_and_404_for_missing_session(client):
     body = client.get(agent_url("s")).get_json()
 
     assert [a["agent_id"] for a in body["agents"]] == ["a", "b", "c"]
-    assert client.get(agent_url("nope")).status_code == 404
+    assert error_summary(client.get(agent_url("nope"))) == not_found("session not found")
 
 
 def test_list_agents_of_empty_session_is_empty(client):
@@ -121,7 +121,7 @@ def test_delete_agent_cascades_to_its_messages_only(client):
 
     assert client.delete(agent_url("s", "a")).status_code == 204
 
-    assert client.get(agent_url("s", "a")).status_code == 404
-    assert client.get(message_url("s", "a", 0)).status_code == 404
+    assert error_summary(client.get(agent_url("s", "a"))) == not_found("agent not found")
+    assert error_summary(client.get(message_url("s", "a", 0))) == not_found("message not found")
     assert client.get(message_url("s", "b", 0)).status_code == 200
-    assert client.delete(agent_url("s", "a")).status_code == 404
+    assert error_summary(client.delete(agent_url("s", "a"))) == not_found("agent not found")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from contextlib import contextmanager
+from typing import Iterator
 
+import psycopg2.extensions
 import pytest
 
 from app import create_app, db
 from app.auth import fingerprint
-from helpers import SESSIONS, agent_url, error_of, execute, message_url
+from helpers import (SESSIONS, UNAUTHENTICATED, agent_url, database_settings, error_summary, execute, message_url,
+                     not_found, set_database_setting)
 from key_helpers import bearer, create_key
 
 @pytest.mark.parametrize(
@@ -21,25 +25,52 @@ from key_helpers import bearer, create_key
 def test_missing_malformed_and_unknown_keys_are_401(client, keys, headers):
     response = client.get(SESSIONS, headers=headers)
 
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert error_of(response) == {**error_of(response), "error": "AuthenticationError", "message": "missing or invalid API key"}
+    assert error_summary(response) == UNAUTHENTICATED
 
 
 def test_listing_sessions_of_an_empty_database_with_a_bad_key_is_401(client, keys, clean_db):
     assert execute(clean_db, "SELECT count(*) FROM sessions") == [(0,)]
 
-    assert client.get(SESSIONS, headers=bearer("sb_not-a-key-we-issued")).status_code == 401
+    assert error_summary(client.get(SESSIONS, headers=bearer("sb_not-a-key-we-issued"))) == UNAUTHENTICATED
+
+
+INDEX_SCANS = ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan")
+
+
+@contextmanager
+def index_scans_off(url: str) -> Iterator[None]:
+    """New connections to the database of ``url`` plan with sequential scans only, until the block ends.
+
+    TEST_DATABASE_URL may name a database of the user's: afterwards each of these parameters is back
+    to what the database had set (or unset), and no other setting is touched.
+    """
+    before = database_settings(url)
+    for name in INDEX_SCANS:
+        set_database_setting(url, name, "off")
+    try:
+        yield
+    finally:
+        for name in INDEX_SCANS:
+            set_database_setting(url, name, before.get(name))
 
 
 @pytest.fixture
 def planner_without_indexes(clean_db):
     """New connections to the test database plan with sequential scans only."""
-    settings = ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan")
-    for setting in settings:
-        execute(clean_db, f"DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET {setting} = off', current_database()); END $$")
-    yield clean_db
-    execute(clean_db, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET ALL', current_database()); END $$")
+    with index_scans_off(clean_db):
+        yield clean_db
+
+
+def test_turning_index_scans_off_and_on_keeps_the_databases_other_settings(clean_db):
+    before = database_settings(clean_db)
+    set_database_setting(clean_db, "session_backend_tests.marker", "kept")
+    try:
+        with index_scans_off(clean_db):
+            assert {database_settings(clean_db)[name] for name in INDEX_SCANS} == {"off"}
+        assert database_settings(clean_db) == {**before, "session_backend_tests.marker": "kept"}
+    finally:
+        set_database_setting(clean_db, "session_backend_tests.marker", None)
+    assert database_settings(clean_db) == before
 
 
 def test_a_bad_key_is_401_even_when_the_query_never_needed_the_key(planner_without_indexes, keys):
@@ -48,11 +79,12 @@ def test_a_bad_key_is_401_even_when_the_query_never_needed_the_key(planner_witho
     app = create_app({"TESTING": True, "DATABASE_URL": planner_without_indexes})
     try:
         client = app.test_client()
-        assert client.get(f"{SESSIONS}/nothing", headers=bearer(keys["team-a"][1])).status_code == 404
+        assert error_summary(client.get(f"{SESSIONS}/nothing", headers=bearer(keys["team-a"][1]))) == not_found(
+            "session not found")
         for headers in ({}, bearer("sb_not-a-key-we-issued")):
-            assert client.get(f"{SESSIONS}/nothing", headers=headers).status_code == 401
-            assert client.get(agent_url("nothing", "a"), headers=headers).status_code == 401
-            assert client.delete(message_url("nothing", "a", 0), headers=headers).status_code == 401
+            assert error_summary(client.get(f"{SESSIONS}/nothing", headers=headers)) == UNAUTHENTICATED
+            assert error_summary(client.get(agent_url("nothing", "a"), headers=headers)) == UNAUTHENTICATED
+            assert error_summary(client.delete(message_url("nothing", "a", 0), headers=headers)) == UNAUTHENTICATED
     finally:
         db.close_pool(app)
 
@@ -80,7 +112,7 @@ def test_revoked_key_is_refused_on_the_next_request_without_restart(app, client,
     result = app.test_cli_runner().invoke(args=["keys", "revoke", key_id])
 
     assert result.exit_code == 0, result.output
-    assert client.get(SESSIONS, headers=bearer(key)).status_code == 401
+    assert error_summary(client.get(SESSIONS, headers=bearer(key))) == UNAUTHENTICATED
     assert client.get(SESSIONS, headers=bearer(keys["team-b"][1])).status_code == 200
 
 
@@ -107,9 +139,21 @@ def test_keys_are_stored_only_as_hashes(client, keys, clean_db):
         assert all(key not in row for row in stored)
 
 
-def test_open_health_endpoints_need_no_key_and_tell_nothing(client, keys):
+def test_open_health_endpoints_need_no_key_and_tell_nothing(client, keys, clean_db):
+    # Anyone may call these, so nothing they say may help to reach the database or tell who uses the service.
+    assert client.post(SESSIONS, json={"session_id": "s-private"}, headers=bearer(keys["team-a"][1])).status_code == 201
+    connection = psycopg2.extensions.parse_dsn(clean_db)
+    where = [connection[part] for part in ("host", "hostaddr", "port", "user", "password", "dbname") if connection.get(part)]
+    who = ["team-a", "team-b", "s-private", *(part for key_id_and_key in keys.values() for part in key_id_and_key)]
+    hidden = [clean_db, execute(clean_db, "SHOW server_version")[0][0], *where, *who]
+
     for path in ("/health", "/health/live", "/health/db", "/health/ready"):
-        assert client.get(path).status_code == 200, path
+        response = client.get(path, headers={"X-Request-ID": "health-check"})
+        said = response.get_data(as_text=True) + "".join(f"{name}: {value}" for name, value in response.headers.items())
+
+        assert response.status_code == 200, path
+        assert set(response.get_json()) <= {"status", "service", "version", "database", "schema"}, path
+        assert [secret for secret in hidden if secret in said] == [], path
 
 
 def test_without_any_key_the_default_namespace_is_open(client):
@@ -119,7 +163,7 @@ def test_without_any_key_the_default_namespace_is_open(client):
 
 @pytest.mark.parametrize("headers", [bearer("sb_made-up-key-0000"), {"Authorization": "Basic dXNlcjpwYXNz"}, {"X-API-Key": ""}])
 def test_without_any_key_a_sent_key_is_still_checked(client, headers):
-    assert client.get(SESSIONS, headers=headers).status_code == 401
+    assert error_summary(client.get(SESSIONS, headers=headers)) == UNAUTHENTICATED
 
 
 def _settings(**changes):
@@ -138,7 +182,7 @@ def test_production_starts_with_api_keys_and_requires_them(clean_db):
     app = create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(environment="production", api_keys=(("prod", key),))})
     client = app.test_client()
 
-    assert client.get(SESSIONS).status_code == 401
+    assert error_summary(client.get(SESSIONS)) == UNAUTHENTICATED
     assert client.post(SESSIONS, json={"session_id": "s"}, headers=bearer(key)).status_code == 201
     db.close_pool(app)
 

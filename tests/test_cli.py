@@ -17,7 +17,7 @@ import requests
 
 import app
 from app.auth import fingerprint
-from bench.server import free_port
+from harness.server import free_port
 
 # The console script pip installed beside this interpreter (.venv/bin/session-backend for `make test`).
 COMMAND = str(Path(sys.executable).parent / "session-backend")

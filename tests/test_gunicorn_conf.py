@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gunicorn.ctl.client import ControlClient
 
-from bench.server import Gunicorn
+from harness.server import Gunicorn
 
 
 def _servers(database_url: str, tmp_path: Path, **env: str) -> list[Gunicorn]:

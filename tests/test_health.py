@@ -12,8 +12,9 @@ import pytest
 import requests
 
 from app import create_app, db
-from bench.server import Gunicorn
-from helpers import PROJECT_ROOT, SESSIONS, create_session, error_of, execute, scratch_database
+from harness.server import Gunicorn
+from helpers import (PROJECT_ROOT, SESSIONS, create_session, error_of, error_summary, execute, not_found,
+                     scratch_database)
 
 SCHEMA_OUT_OF_DATE = "schema out of date: run `session-backend init-db`"
 
@@ -136,7 +137,7 @@ def test_database_down_is_503_then_recovers_without_restart(disposable_postgres)
 
     assert client.get("/health/db").status_code == 200
     assert client.get(f"{SESSIONS}/before").status_code == 200
-    assert client.get(f"{SESSIONS}/during").status_code == 404
+    assert error_summary(client.get(f"{SESSIONS}/during")) == not_found("session not found")
     db.close_pool(app)
 
 

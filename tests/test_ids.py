@@ -12,7 +12,7 @@ from urllib.parse import quote
 import jsonschema_rs
 import pytest
 
-from bench.server import Gunicorn
+from harness.server import Gunicorn
 from helpers import SESSIONS, create_session, error_of
 
 # Each is a single character or a short id that sits on an edge of the rule.

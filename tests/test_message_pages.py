@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import create_agent, create_session, error_of, execute, message_url
+from helpers import create_agent, create_session, error_of, error_summary, execute, message_url, not_found
 
 TOTAL = 2500
 
@@ -104,7 +104,7 @@ def test_list_of_missing_agent_is_404_and_empty_agent_is_empty(client):
     create_session(client, "s")
     create_agent(client, "s", "a")
 
-    assert client.get(message_url("s", "ghost")).status_code == 404
+    assert error_summary(client.get(message_url("s", "ghost"))) == not_found("agent not found")
     body = client.get(message_url("s", "a")).get_json()
     assert (body["messages"], body["total"], body["next_after"]) == ([], 0, None)
 

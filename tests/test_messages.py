@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from helpers import create_agent, create_message, create_session, error_of, message_url, text_message
+from helpers import (create_agent, create_message, create_session, error_of, error_summary, message_url, not_found,
+                     text_message)
 
 
 def _conversation(client, session_id="s", agent_id="a"):
@@ -29,9 +30,9 @@ def test_message_under_missing_agent_or_session_is_404(client):
     _conversation(client)
     body = {"message_id": 0, "message": text_message("x")}
 
-    assert client.post(message_url("s", "ghost"), json=body).status_code == 404
-    assert client.post(message_url("ghost", "a"), json=body).status_code == 404
-    assert error_of(client.post(message_url("s", "ghost"), json=body))["message"] == "agent not found in this session"
+    for session_id, agent_id in (("s", "ghost"), ("ghost", "a")):
+        response = client.post(message_url(session_id, agent_id), json=body)
+        assert error_summary(response) == not_found("agent not found in this session")
 
 
 def test_duplicate_message_id_is_409_and_keeps_the_first(client):
@@ -86,7 +87,9 @@ def test_update_records_redaction_and_keeps_created_at(client):
 def test_update_missing_message_is_404(client):
     _conversation(client)
 
-    assert client.put(message_url("s", "a", 5), json={"message": text_message("x")}).status_code == 404
+    response = client.put(message_url("s", "a", 5), json={"message": text_message("x")})
+
+    assert error_summary(response) == not_found("message not found")
 
 
 def test_delete_message(client):
@@ -94,8 +97,8 @@ def test_delete_message(client):
     create_message(client, "s", "a", 0)
 
     assert client.delete(message_url("s", "a", 0)).status_code == 204
-    assert client.get(message_url("s", "a", 0)).status_code == 404
-    assert client.delete(message_url("s", "a", 0)).status_code == 404
+    assert error_summary(client.get(message_url("s", "a", 0))) == not_found("message not found")
+    assert error_summary(client.delete(message_url("s", "a", 0))) == not_found("message not found")
 
 
 def test_round_trip_of_nul_characters_non_ascii_big_numbers_and_deep_nesting(client):
@@ -143,7 +146,7 @@ def test_non_finite_numbers_are_rejected_as_422(client):
     )
 
     assert response.status_code == 422
-    assert client.get(message_url("s", "a", 0)).status_code == 404
+    assert error_summary(client.get(message_url("s", "a", 0))) == not_found("message not found")
 
 
 def test_message_must_be_an_object_and_id_an_integer(client):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import SESSIONS, create_session, error_of
+from helpers import SESSIONS, create_session, error_of, error_summary, not_found
 
 STATE = {
     "type": "swarm",
@@ -36,11 +36,11 @@ def test_create_read_update_delete_round_trip_whole_state(client):
     assert client.get(_url(multi_agent_id="research-swarm")).get_json() == newer
 
     assert client.delete(_url(multi_agent_id="research-swarm")).status_code == 204
-    assert client.get(_url(multi_agent_id="research-swarm")).status_code == 404
+    assert error_summary(client.get(_url(multi_agent_id="research-swarm"))) == not_found("multi-agent state not found")
 
 
 def test_missing_session_duplicate_and_missing_state(client):
-    assert client.post(_url("nope"), json=STATE).status_code == 404
+    assert error_summary(client.post(_url("nope"), json=STATE)) == not_found("session not found")
     create_session(client, "s")
     client.post(_url(), json=STATE)
 
@@ -49,8 +49,9 @@ def test_missing_session_duplicate_and_missing_state(client):
     assert duplicate.status_code == 409
     assert error_of(duplicate)["error"] == "ConflictError"
     assert client.get(_url(multi_agent_id="research-swarm")).get_json() == STATE
-    assert client.put(_url(multi_agent_id="ghost"), json={**STATE, "id": "ghost"}).status_code == 404
-    assert client.delete(_url(multi_agent_id="ghost")).status_code == 404
+    missing = not_found("multi-agent state not found")
+    assert error_summary(client.put(_url(multi_agent_id="ghost"), json={**STATE, "id": "ghost"})) == missing
+    assert error_summary(client.delete(_url(multi_agent_id="ghost"))) == not_found("multi-agent not found")
 
 
 def test_state_needs_a_valid_id_matching_the_path(client):

@@ -13,7 +13,7 @@ from schemathesis.core.parameters import ParameterLocation
 
 from app import create_app, db
 from app.blueprints import API_NAMES
-from helpers import TABLES, execute
+from harness.database import TABLES, execute
 
 EXAMPLES_PER_OPERATION = 25
 load_all_checks()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
-from helpers import SESSIONS, agent_url, create_agent, create_message, create_session, error_of, message_url
+from helpers import (SESSIONS, UNAUTHENTICATED, agent_url, create_agent, create_message, create_session, error_of,
+                     error_summary, message_url, not_found)
+from key_helpers import bearer, create_key
 
 GOOD_IDS = ["user@example.com", "a b", "550e8400-e29b-41d4-a716-446655440000", "日本語", "x" * 255, "'; DROP TABLE sessions;--"]
 BAD_IDS = ["", "x" * 256, "a/b", "a\\b", "tab\there", "nl\nhere", "nul\u0000"]
@@ -55,7 +58,7 @@ def test_malformed_json_is_400_and_stores_nothing(client):
 
     assert response.status_code == 400
     assert error_of(response)["error"] == "BadRequestError"
-    assert client.get(f"{SESSIONS}/s").status_code == 404
+    assert error_summary(client.get(f"{SESSIONS}/s")) == not_found("session not found")
 
 
 def test_json_that_is_not_an_object_is_422(client):
@@ -80,7 +83,7 @@ def test_body_over_max_content_length_is_413(app):
 
     assert response.status_code == 413
     assert error_of(response)["error"] == "PayloadTooLargeError"
-    assert client.get(message_url("s", "a", 0)).status_code == 404
+    assert error_summary(client.get(message_url("s", "a", 0))) == not_found("message not found")
 
 
 def _chunked(app, path: str, body: bytes):
@@ -103,7 +106,7 @@ def test_chunked_body_over_max_content_length_is_413_not_cut_at_the_limit(app):
     app.config["MAX_CONTENT_LENGTH"] = len(body) - 1
     status, answer = _chunked(app, message_url("s", "a"), body)
     assert (status, json.loads(answer)["detail"]["error"]) == (413, "PayloadTooLargeError")
-    assert client.get(message_url("s", "a", 0)).status_code == 404
+    assert error_summary(client.get(message_url("s", "a", 0))) == not_found("message not found")
 
     app.config["MAX_CONTENT_LENGTH"] = len(body)
     assert _chunked(app, message_url("s", "a"), body)[0] == 201
@@ -183,15 +186,22 @@ def test_unknown_route_and_wrong_method_use_the_envelope(client):
     assert error_of(response)["error"] == "MethodNotAllowedError"
 
 
-def test_logs_are_json_lines_with_the_request_id(client, capsys):
-    client.get(agent_url("nope"), headers={"X-Request-ID": "log-check"})
-    import json
-    import logging
+def test_logs_are_json_lines_with_the_request_id(app, client, capsys):
+    # A key that exists with a wrong secret is rejected, and the service logs that during the request.
+    _, key = create_key(app.test_cli_runner(), "ns")
+    wrong_key = key[:-1] + ("b" if key[-1] == "a" else "a")
+    capsys.readouterr()
 
+    response = client.get(SESSIONS, headers={"X-Request-ID": "log-check", **bearer(wrong_key)})
     logging.getLogger("app.test").warning("probe", extra={"k": 1})
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert error_summary(response) == UNAUTHENTICATED
+    rejected = [line for line in lines if line["message"] == "rejected API key"]
+    assert len(rejected) == 1, lines
+    assert {"level": "INFO", "logger": "app.auth", "request_id": "log-check"}.items() <= rejected[0].items()
     assert {"level": "WARNING", "logger": "app.test", "message": "probe", "k": 1}.items() <= lines[-1].items()
+    assert "request_id" not in lines[-1]  # logged outside any request
 
 
 PATH_VALUES = [*GOOD_IDS, *BAD_IDS, "0", "7", "2147483647", "2147483648", "-1", "+5", " 5", "05", "٣", "1e3", "99999999999"]

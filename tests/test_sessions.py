@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from helpers import SESSIONS, create_agent, create_message, create_session, error_of, execute, message_url
+from helpers import (SESSIONS, create_agent, create_message, create_session, error_of, error_summary, execute,
+                     message_url, not_found)
 
 
 def test_create_returns_the_session_with_utc_timestamps(client):
@@ -49,8 +50,7 @@ def test_duplicate_session_is_409_and_keeps_the_original(client):
 def test_get_missing_session_is_404_with_envelope(client):
     response = client.get(f"{SESSIONS}/nope")
 
-    assert response.status_code == 404
-    assert error_of(response)["error"] == "NotFoundError"
+    assert error_summary(response) == not_found("session not found")
 
 
 def test_update_sets_updated_at_and_never_created_at(client):
@@ -67,7 +67,9 @@ def test_update_sets_updated_at_and_never_created_at(client):
 
 
 def test_update_missing_session_is_404(client):
-    assert client.put(f"{SESSIONS}/nope", json={"session_type": "AGENT"}).status_code == 404
+    response = client.put(f"{SESSIONS}/nope", json={"session_type": "AGENT"})
+
+    assert error_summary(response) == not_found("session not found")
 
 
 def test_update_with_unknown_session_type_is_422_and_changes_nothing(client):
@@ -90,8 +92,8 @@ def test_delete_cascades_to_agents_messages_and_multi_agent_state(client, clean_
 
     assert client.delete(f"{SESSIONS}/s").status_code == 204
 
-    assert client.get(f"{SESSIONS}/s").status_code == 404
-    assert client.get(message_url("s", "a", 0)).status_code == 404
+    assert error_summary(client.get(f"{SESSIONS}/s")) == not_found("session not found")
+    assert error_summary(client.get(message_url("s", "a", 0))) == not_found("message not found")
     counts = execute(
         clean_db,
         "SELECT (SELECT count(*) FROM session_agents), (SELECT count(*) FROM session_messages),"
@@ -101,7 +103,7 @@ def test_delete_cascades_to_agents_messages_and_multi_agent_state(client, clean_
 
 
 def test_delete_missing_session_is_404(client):
-    assert client.delete(f"{SESSIONS}/nope").status_code == 404
+    assert error_summary(client.delete(f"{SESSIONS}/nope")) == not_found("session not found")
 
 
 def test_list_is_newest_first_and_cursor_pages_through_everything(client):

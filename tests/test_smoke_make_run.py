@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.server import Gunicorn
+from harness.server import Gunicorn
 from helpers import PROJECT_ROOT
 
 SMOKE = PROJECT_ROOT / "scripts" / "smoke.sh"

@@ -1,33 +1,29 @@
 """Fixtures for the client tests: the real service under gunicorn, a client, and scripted agents.
 
 The client file and the example's scripted model are imported the way a user's project imports them:
-as top-level modules from their folders (the README's `PYTHONPATH=client:examples/session_agent`).
+as top-level modules from their folders (the README's `PYTHONPATH=client:examples/session_agent`; pytest's
+`pythonpath` in setup.cfg does the same).
 """
 
 from __future__ import annotations
 
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from postgresql_session_repository import SyncPostgreSQLSessionRepository
+from scripted_model import ScriptedModel
+from strands import Agent
+from strands.session.repository_session_manager import RepositorySessionManager
 
-ROOT = Path(__file__).resolve().parents[2]
-for folder in (ROOT, ROOT / "client", ROOT / "examples" / "session_agent"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-
-from app.auth import fingerprint  # noqa: E402
-from bench.server import Gunicorn, execute  # noqa: E402
-from postgresql_session_repository import SyncPostgreSQLSessionRepository  # noqa: E402
-from scripted_model import ScriptedModel  # noqa: E402
-from strands import Agent  # noqa: E402
-from strands.session.repository_session_manager import RepositorySessionManager  # noqa: E402
+from app.auth import fingerprint
+from harness.database import execute
+from harness.server import Gunicorn
 
 # The client tests run with authentication on: the service is given this key, and every client in
 # these tests sends it (the client reads SESSION_BACKEND_API_KEY by default).
 CLIENT_TEST_KEY = f"sb_client_tests_{uuid.uuid4().hex}"
-# The service under gunicorn (bench.server.Gunicorn, as production runs it) gets this environment.
+# The service under gunicorn (harness.server.Gunicorn, as production runs it) gets this environment.
 CLIENT_NAMESPACE = "client-tests"
 BACKEND_ENV = {"WEB_CONCURRENCY": "2", "API_KEYS": f"{CLIENT_NAMESPACE}:{CLIENT_TEST_KEY}"}
 

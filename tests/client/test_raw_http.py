@@ -94,7 +94,9 @@ def test_a_raw_backslash_is_refused_the_same_way(backend, victim):
 
 def test_other_percent_escapes_and_query_strings_are_left_alone(backend, repo, victim):
     # '%252F' is an id holding the three characters '%2F'; the query string is not part of any segment.
-    assert send(backend, "GET", f"/api/v1/sessions/{victim}%252F")[0] == 404
+    status, answer = send(backend, "GET", f"/api/v1/sessions/{victim}%252F")
+    assert (status, answer["detail"]["error"]) == (404, "NotFoundError")
+    assert answer["detail"]["message"] == "session not found"
     assert send(backend, "GET", f"/api/v1/sessions/{victim}/agents/%61")[1]["state"] == {"secret": 1}
     assert send(backend, "GET", "/health?probe=%2F%5C")[0] == 200
 

@@ -1,7 +1,7 @@
-"""What the benchmark runs against: its database, and the service under gunicorn with the production config.
+"""The service under gunicorn with the production config, as the tests and the benchmark start it.
 
-Server CPU and memory are read from /proc for the gunicorn master and its workers, so the figures
-cover everything the service spends, not only what a profiler inside one worker sees.
+For the benchmark's figures, server CPU and memory are read from /proc for the gunicorn master and its
+workers, so they cover everything the service spends, not only what a profiler inside one worker sees.
 """
 
 from __future__ import annotations
@@ -15,62 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg2
 import requests
 
-from app import db, embedded
-from app.config import normalize_database_url
+from . import ROOT
 
-from . import DATA_DIR, ROOT
-
-LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/"
-BENCH_DATABASE = "session_backend_bench"
-TABLES = ("multi_agents", "session_messages", "session_agents", "sessions", "api_keys", "schema_migrations")
 STARTUP_DEADLINE = 60.0
 # gunicorn.conf.py's post_worker_init logs this once a worker has loaded the app (and seeded API keys).
 _WORKER_LOADED = re.compile(rb"worker (\d+) loaded the application \((\d+) workers configured\)")
 _TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def execute(url: str, sql: str, params: tuple | None = None) -> list[tuple]:
-    """Run one statement on its own autocommit connection and return its rows (if any)."""
-    conn = psycopg2.connect(url, connect_timeout=5)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
-
-
-def _local_database() -> str | None:
-    """The bench database on the machine's PostgreSQL (created if missing), or None if there is none."""
-    try:
-        exists = execute(LOCAL_SERVER + "postgres", "SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DATABASE,))
-    except psycopg2.OperationalError:
-        return None
-    if not exists:
-        execute(LOCAL_SERVER + "postgres", f"CREATE DATABASE {BENCH_DATABASE}")
-    return LOCAL_SERVER + BENCH_DATABASE
-
-
-def database_url() -> tuple[str, str]:
-    """A database with an empty, freshly applied schema, and where it comes from.
-
-    TEST_DATABASE_URL if set, else the machine's PostgreSQL (database session_backend_bench),
-    else an embedded PostgreSQL under .data/bench-postgres.
-    """
-    configured = os.environ.get("TEST_DATABASE_URL")
-    if configured:
-        url, source = normalize_database_url(configured), "TEST_DATABASE_URL"
-    else:
-        url, source = _local_database(), f"local PostgreSQL, database {BENCH_DATABASE}"
-        if url is None:
-            url, source = embedded.start(DATA_DIR / "bench-postgres"), "embedded PostgreSQL (pgserver)"
-    execute(url, f"DROP TABLE IF EXISTS {', '.join(TABLES)} CASCADE")
-    db.apply_schema(url)
-    return url, source
 
 
 def free_port() -> int:
