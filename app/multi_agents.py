@@ -115,6 +115,6 @@ def delete_multi_agent(session_id: str, multi_agent_id: str) -> Response:
         queries.delete_multi_agent(
             get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id
         ),
-        "multi-agent",
+        "multi-agent state",
     )
     return no_content()

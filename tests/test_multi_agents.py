@@ -51,7 +51,7 @@ def test_missing_session_duplicate_and_missing_state(client):
     assert client.get(_url(multi_agent_id="research-swarm")).get_json() == STATE
     missing = not_found("multi-agent state not found")
     assert error_summary(client.put(_url(multi_agent_id="ghost"), json={**STATE, "id": "ghost"})) == missing
-    assert error_summary(client.delete(_url(multi_agent_id="ghost"))) == not_found("multi-agent not found")
+    assert error_summary(client.delete(_url(multi_agent_id="ghost"))) == missing
 
 
 def test_state_needs_a_valid_id_matching_the_path(client):
