@@ -1,6 +1,8 @@
 """gunicorn settings for `make run` and the container: ``gunicorn -c gunicorn.conf.py wsgi:app``.
 
-Everything comes from the environment, so one file serves a laptop, compose and Kubernetes:
+Everything comes from the environment, so one file serves a laptop, compose and Kubernetes. The
+service's own settings (LOG_LEVEL, DATABASE_URL, ...) are read with app.config.load_settings, as the
+app reads them; these are the server's:
 
 - API_PORT (8000) and API_HOST (127.0.0.1): where to listen; the container image sets
   API_HOST=0.0.0.0.
@@ -31,13 +33,21 @@ import time
 from gunicorn.glogging import Logger
 
 from app import embedded
-from app.config import ConfigurationError, env_int
+from app.config import ConfigurationError, Settings, env_int, load_settings
 
 
 def _env_int(name: str, default: int) -> int:
     """Read a positive integer setting; a malformed value stops gunicorn at start-up."""
     try:
         return env_int(os.environ, name, default, 1)
+    except ConfigurationError as exc:
+        raise SystemExit(f"gunicorn.conf.py: {exc}") from None
+
+
+def _service_settings() -> Settings:
+    """The service's settings, as the app reads them; a malformed one stops gunicorn at start-up."""
+    try:
+        return load_settings()
     except ConfigurationError as exc:
         raise SystemExit(f"gunicorn.conf.py: {exc}") from None
 
@@ -49,6 +59,9 @@ def _cpus() -> int:
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
 
+
+# The service's settings, for gunicorn's log level and the embedded PostgreSQL hook below.
+_settings = _service_settings()
 
 # Requests spend most of their time waiting on PostgreSQL, so a few processes per CPU with
 # several threads each keep the CPUs busy; capped so that workers * DB_POOL_MAX stays
@@ -75,7 +88,7 @@ if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
 
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = _settings.log_level.lower()
 
 
 class JSONAccessLogger(Logger):
@@ -115,7 +128,7 @@ logger_class = JSONAccessLogger
 
 def on_starting(server):
     """Start the embedded PostgreSQL before workers fork, when DATABASE_URL is not set."""
-    embedded.start_if_needed(progress=server.log.info)
+    embedded.start_if_needed(_settings, progress=server.log.info)
 
 
 def when_ready(server):

@@ -2,45 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
 
 from .config import Settings, load_settings
 
-__version__ = "0.1.0"
 
-
-def create_app(test_config: dict[str, Any] | None = None, *, serving: bool = True) -> Flask:
+def create_app(settings: Settings | None = None, *, serving: bool = True, testing: bool = False) -> Flask:
     """Build the Flask application.
 
     Args:
-        test_config: settings that replace the environment's, for tests; ``DATABASE_URL`` is
-            the only one they usually need.
+        settings: everything the app reads, e.g. ``load_settings({"DATABASE_URL": url})`` in a
+            test; the process environment's when None. Without a database URL in them, the
+            embedded PostgreSQL is started here.
         serving: check at start that requests will be authenticated (refused in production
             without keys). False for the command line, which is how the first key is created.
+        testing: Flask's TESTING mode, for the tests' own apps.
 
     Raises:
         config.ConfigurationError: when the environment holds an unusable value.
         RuntimeError: when serving in production without API keys.
     """
-    from . import auth, blueprints, cors, db, errors, http, keys, logs, openapi
+    # Imported here, not at the top, so that `import app.config` (gunicorn.conf.py) stays light.
+    from . import auth, blueprints, cors, db, embedded, errors, http, keys, logs, migrations, openapi
 
-    settings: Settings = load_settings()
+    settings = load_settings() if settings is None else settings
     app = Flask(__name__)
-    app.config.from_mapping(
-        SETTINGS=settings,
-        DATABASE_URL=settings.database_url,
-        MAX_CONTENT_LENGTH=settings.max_content_length,
-    )
-    if test_config is not None:
-        app.config.from_mapping(test_config)
+    app.extensions["settings"] = settings
+    # Flask enforces the body limit from its own config key; Settings is where its value comes from.
+    app.config.from_mapping(MAX_CONTENT_LENGTH=settings.max_content_length, TESTING=testing)
     logs.configure_logging(settings.log_level)
 
-    db.init_app(app)
+    db.init_app(app, settings.database_url or embedded.start(settings.embedded_data_dir))
     http.init_app(app)
     auth.init_app(app)
     cors.init_app(app)
+    app.cli.add_command(migrations.init_db_command)
     app.cli.add_command(keys.keys_command)
     errors.register_error_handlers(app)
     blueprints.register(app)

@@ -18,8 +18,9 @@ import psycopg2
 from flask import Flask, Response, current_app, g, request
 from psycopg2 import errors as pg_errors
 
-from .config import Settings
-from .db import SCHEMA_OUT_OF_DATE, get_db, queries, schema_is_current
+from .config import Settings, settings_of
+from .db import get_db, queries
+from .migrations import SCHEMA_OUT_OF_DATE, schema_is_current
 from .errors import APIError, error_response
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def authenticate() -> None:
     """
     if not request.path.startswith("/api/") or request.method == "OPTIONS":
         return
-    settings: Settings = current_app.config["SETTINGS"]
+    settings: Settings = settings_of(current_app)
     if settings.auth_disabled:
         g.caller = {"key_hash": None, "keyless": "open"}
         return
@@ -121,7 +122,7 @@ def _seed_configured_keys(app: Flask) -> None:
     """Insert the keys from API_KEYS/API_KEYS_FILE, once per process."""
     if app.extensions.get("api_keys_seeded"):
         return
-    for namespace, key in app.config["SETTINGS"].api_keys:
+    for namespace, key in settings_of(app).api_keys:
         key_id, secret_hash = fingerprint(key)
         queries.seed_api_key(get_db(), key_id=key_id, namespace=namespace, secret_hash=secret_hash)
     app.extensions["api_keys_seeded"] = True
@@ -133,7 +134,7 @@ def check_at_start(app: Flask) -> None:
     Raises:
         RuntimeError: in production with no usable key and AUTH_DISABLED unset.
     """
-    settings: Settings = app.config["SETTINGS"]
+    settings: Settings = settings_of(app)
     if settings.auth_disabled:
         logger.warning("AUTH_DISABLED=true: API requests are not authenticated; all share the 'default' namespace")
         return

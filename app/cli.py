@@ -15,9 +15,10 @@ import psycopg2
 from flask.cli import ScriptInfo
 from psycopg2 import errors as pg_errors
 
-from . import __version__, logs
-from .db import init_db_command
+from . import logs
 from .keys import keys_command
+from .migrations import init_db_command
+from .version import VERSION
 
 # gunicorn's settings and entry point live at the project's root, beside app/, not in the package:
 # the container image copies them into its working directory.
@@ -48,7 +49,7 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="session-backend", message="%(prog)s %(version)s")
+@click.version_option(VERSION, prog_name="session-backend", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Manage the session-backend service: its database schema, its API keys, its server.

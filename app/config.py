@@ -1,4 +1,8 @@
-"""Service configuration, read once from the environment."""
+"""Service configuration, read once from the environment into one :class:`Settings`.
+
+``create_app`` keeps the app's Settings in its extensions; code reads them with :func:`settings_of`,
+never from ``app.config`` or ``os.environ``.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,14 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from flask import Flask
+
 DEFAULT_MAX_CONTENT_LENGTH = 10 * 1024 * 1024
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Keys from API_KEYS are chosen by people; refuse ones short enough to guess.
 MIN_KEY_LENGTH = 16
+# The levels both Python's logging and gunicorn's --log-level accept.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # SQLAlchemy-style driver suffixes the seed used; psycopg2 wants the plain scheme.
 _SCHEME_ALIASES = {
@@ -29,14 +37,13 @@ class ConfigurationError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the service reads from its environment."""
+    """Everything the service reads from its environment (gunicorn.conf.py reads the server's own)."""
 
     database_url: str | None
     db_pool_min: int = 4
     db_pool_max: int = 10
     log_level: str = "INFO"
     environment: str = "development"
-    api_port: int = 8000
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
     embedded_data_dir: Path = Path(".data/postgres")
     auth_disabled: bool = False
@@ -89,6 +96,13 @@ def _bool(environ: Mapping[str, str], name: str) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
 
 
+def _log_level(environ: Mapping[str, str]) -> str:
+    level = (environ.get("LOG_LEVEL") or "INFO").strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigurationError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    return level
+
+
 def parse_api_keys(text: str, source: str) -> tuple[tuple[str, str], ...]:
     """Parse ``namespace:key`` pairs separated by commas, whitespace or newlines.
 
@@ -137,12 +151,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=normalize_database_url(raw_url) if raw_url else None,
         db_pool_min=pool_min,
         db_pool_max=pool_max,
-        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        log_level=_log_level(env),
         environment=env.get("ENVIRONMENT", "development"),
-        api_port=env_int(env, "API_PORT", 8000, 1),
         max_content_length=env_int(env, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, 1),
         embedded_data_dir=Path(env.get("EMBEDDED_PGDATA", ".data/postgres")),
         auth_disabled=_bool(env, "AUTH_DISABLED"),
         api_keys=_api_keys(env),
         cors_origins=frozenset(o.rstrip("/") for o in re.split(r"[\s,]+", env.get("CORS_ORIGINS", "")) if o),
     )
+
+
+def settings_of(app: Flask) -> Settings:
+    """The :class:`Settings` ``app`` was created with (``create_app`` keeps them in its extensions)."""
+    settings: Settings = app.extensions["settings"]
+    return settings

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 
+from .config import settings_of
+
 _ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key, X-Request-ID"
 _ALLOWED_METHODS = "GET, POST, PUT, DELETE"
 _PREFLIGHT_MAX_AGE = "600"
@@ -11,7 +13,7 @@ _PREFLIGHT_MAX_AGE = "600"
 
 def _allow_listed_origin(response: Response) -> Response:
     origin = request.headers.get("Origin")
-    if origin is None or origin.rstrip("/") not in current_app.config["SETTINGS"].cors_origins:
+    if origin is None or origin.rstrip("/") not in settings_of(current_app).cors_origins:
         return response
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Access-Control-Expose-Headers"] = "X-Request-ID"

@@ -24,8 +24,8 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from .config import load_settings
-from .db import apply_schema
+from .config import Settings, load_settings
+from .migrations import apply_schema
 
 logger = logging.getLogger(__name__)
 # pgserver logs every command line and its output at INFO; what matters is said here instead.
@@ -106,9 +106,12 @@ def start(data_dir: Path, progress: Callable[[str], None] = logger.info) -> str:
     return url
 
 
-def start_if_needed(progress: Callable[[str], None] = logger.info) -> None:
-    """Export DATABASE_URL for the embedded server when none is configured (gunicorn's master calls this)."""
-    settings = load_settings()
+def start_if_needed(settings: Settings, progress: Callable[[str], None] = logger.info) -> None:
+    """Export DATABASE_URL for the embedded server when ``settings`` name no database.
+
+    gunicorn's master calls this before it forks: the environment is how the URL reaches the
+    workers, whose ``create_app`` reads it with the other settings.
+    """
     if settings.database_url is None:
         os.environ["DATABASE_URL"] = start(settings.embedded_data_dir, progress)
 

@@ -8,8 +8,10 @@ import psycopg2
 from flask import Blueprint, Response
 from psycopg2.pool import PoolError
 
-from .db import SCHEMA_OUT_OF_DATE, get_db, schema_is_current
+from .db import get_db
 from .errors import RETRY_AFTER_SECONDS
+from .migrations import SCHEMA_OUT_OF_DATE, schema_is_current
+from .version import VERSION
 
 bp = Blueprint("health", __name__, url_prefix="/health")
 
@@ -44,9 +46,7 @@ def health() -> Response:
       responses:
         200: {description: The service is running, content: {application/json: {schema: HealthStatus}}}
     """
-    from . import __version__
-
-    return _answer({"status": "healthy", "service": SERVICE_NAME, "version": __version__})
+    return _answer({"status": "healthy", "service": SERVICE_NAME, "version": VERSION})
 
 
 @bp.get("/db")

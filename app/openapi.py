@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from . import schemas
 from .blueprints import API_NAMES
+from .version import VERSION
 
 _SCHEMAS = (
     "SessionCreate", "SessionUpdate", "Session", "SessionPage", "AgentCreate", "AgentUpdate", "Agent",
@@ -131,11 +132,9 @@ def _add_shared_parts(path: str, rule_args: list[str], operations: dict[str, Any
 
 def build_spec(app: Flask) -> dict[str, Any]:
     """Build the OpenAPI 3 document for every API route of ``app``."""
-    from . import __version__
-
     spec = APISpec(
         title=TITLE,
-        version=__version__,
+        version=VERSION,
         openapi_version="3.0.3",
         plugins=[FlaskPlugin(), MarshmallowPlugin()],
         info={"description": _INTRODUCTION},

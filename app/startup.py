@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 
 import psycopg2
 
-from . import __version__, create_app, embedded
-from .config import ConfigurationError, Settings
-from .db import SCHEMA_OUT_OF_DATE, close_pool, get_db, queries, schema_is_current
+from . import create_app, embedded
+from .config import ConfigurationError, Settings, settings_of
+from .db import close_pool, get_db, queries
+from .migrations import SCHEMA_OUT_OF_DATE, schema_is_current
+from .version import VERSION
 
 _DEFAULT_DATA_DIR = Path(".data/postgres")
 
@@ -83,7 +85,7 @@ def _url(listener: str) -> str:
 
 def _state(app) -> tuple[str | None, str]:
     """(why the service is not ready or None, the authentication line), from one look at the database."""
-    settings: Settings = app.config["SETTINGS"]
+    settings: Settings = settings_of(app)
     try:
         with app.app_context():
             conn = get_db()
@@ -102,7 +104,7 @@ def banner(listeners: list[str], settings: Settings, data_dir: Path | None, not_
     rule = "=" * 72
     lines = [
         rule,
-        f" session-backend {__version__} {status}",
+        f" session-backend {VERSION} {status}",
         f"   API       {url}",
         f"   Docs      {base}/docs",
         f"   Database  {_database_line(settings, data_dir)}",
@@ -136,5 +138,5 @@ def announce(listeners: list[str]) -> None:
     repeated = _SaidByTheMaster({record.getMessage() for record in said.records})
     for name in {record.name for record in said.records}:
         logging.getLogger(name).addFilter(repeated)
-    print(banner(listeners, app.config["SETTINGS"], embedded.running_data_dir(), not_ready, auth), file=sys.stderr, flush=True)
+    print(banner(listeners, settings_of(app), embedded.running_data_dir(), not_ready, auth), file=sys.stderr, flush=True)
 

@@ -52,10 +52,13 @@ def _cpu_us_per_request(app: Any, environs: Callable[[int], dict[str, Any]], exp
 
 def main() -> None:
     """Print the app's CPU microseconds per liveness request, session read and message append."""
+    from dataclasses import replace
+
     from app import create_app
+    from app.config import load_settings
 
     url, source = database_url()
-    app = create_app({"DATABASE_URL": url})
+    app = create_app(replace(load_settings(), database_url=url))
     logging.getLogger("app").setLevel(logging.ERROR)
     sid = f"app-cpu-{time.time_ns()}"
     sessions = "/api/v1/sessions"

@@ -10,7 +10,7 @@ import pgserver
 import requests
 from requests.adapters import HTTPAdapter
 
-from app import db
+from app import migrations
 
 
 class OwnPostgres:
@@ -21,7 +21,7 @@ class OwnPostgres:
         data_dir.mkdir(parents=True)
         self._server = pgserver.get_server(data_dir, cleanup_mode="delete")
         self.url = self._server.get_uri()
-        db.apply_schema(self.url)
+        migrations.apply_schema(self.url)
 
     def restart(self) -> None:
         """Stop the server (fast shutdown: open connections are cut) and start it again."""

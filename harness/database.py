@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg2
 from psycopg2 import sql as psql
 
-from app import db
+from app import migrations
 
 # Every table of stored data, children first; what a test starts without (api_keys too, so a test
 # runs unauthenticated unless it creates keys).
@@ -29,4 +29,4 @@ def execute(url: str, sql: str | psql.Composable, params: tuple | None = None) -
 def recreate_schema(url: str) -> None:
     """Drop every table the service owns and apply the schema from scratch."""
     execute(url, f"DROP TABLE IF EXISTS {', '.join(TABLES)}, {MIGRATIONS_TABLE} CASCADE")
-    db.apply_schema(url)
+    migrations.apply_schema(url)

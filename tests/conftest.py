@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app, db, embedded
-from app.config import normalize_database_url
+from app.config import load_settings, normalize_database_url
 from harness.database import TABLES, execute, recreate_schema
 from helpers import PROJECT_ROOT
 from key_helpers import create_key
@@ -45,7 +45,7 @@ def clean_db(database_url: str) -> str:
 @pytest.fixture
 def app(clean_db: str) -> Iterator[Flask]:
     """The application on the test database, with nothing stored."""
-    application = create_app({"TESTING": True, "DATABASE_URL": clean_db})
+    application = create_app(load_settings({"DATABASE_URL": clean_db}), testing=True)
     yield application
     db.close_pool(application)
 

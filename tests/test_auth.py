@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from contextlib import contextmanager
 from typing import Iterator
@@ -11,6 +10,7 @@ import psycopg2.extensions
 import pytest
 
 from app import create_app, db
+from app.config import load_settings
 from app.auth import fingerprint
 from helpers import (SESSIONS, UNAUTHENTICATED, agent_url, database_settings, error_summary, execute, message_url,
                      not_found, set_database_setting)
@@ -76,7 +76,7 @@ def test_turning_index_scans_off_and_on_keeps_the_databases_other_settings(clean
 def test_a_bad_key_is_401_even_when_the_query_never_needed_the_key(planner_without_indexes, keys):
     # A sequential scan of an empty table evaluates no condition, so the query's own key check
     # never runs; the view's second check must still refuse the caller.
-    app = create_app({"TESTING": True, "DATABASE_URL": planner_without_indexes})
+    app = create_app(load_settings({"DATABASE_URL": planner_without_indexes}), testing=True)
     try:
         client = app.test_client()
         assert error_summary(client.get(f"{SESSIONS}/nothing", headers=bearer(keys["team-a"][1]))) == not_found(
@@ -166,20 +166,14 @@ def test_without_any_key_a_sent_key_is_still_checked(client, headers):
     assert error_summary(client.get(SESSIONS, headers=headers)) == UNAUTHENTICATED
 
 
-def _settings(**changes):
-    from app.config import load_settings
-
-    return dataclasses.replace(load_settings(), **changes)
-
-
 def test_production_refuses_to_start_without_keys(clean_db):
     with pytest.raises(RuntimeError, match="refusing to start in production"):
-        create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(environment="production")})
+        create_app(load_settings({"DATABASE_URL": clean_db, "ENVIRONMENT": "production"}))
 
 
 def test_production_starts_with_api_keys_and_requires_them(clean_db):
     key = "sb_production-key-from-env"
-    app = create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(environment="production", api_keys=(("prod", key),))})
+    app = create_app(load_settings({"DATABASE_URL": clean_db, "ENVIRONMENT": "production", "API_KEYS": f"prod:{key}"}))
     client = app.test_client()
 
     assert error_summary(client.get(SESSIONS)) == UNAUTHENTICATED
@@ -188,14 +182,14 @@ def test_production_starts_with_api_keys_and_requires_them(clean_db):
 
 
 def test_production_with_auth_disabled_explicitly_runs_open(clean_db):
-    app = create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(environment="production", auth_disabled=True)})
+    app = create_app(load_settings({"DATABASE_URL": clean_db, "ENVIRONMENT": "production", "AUTH_DISABLED": "true"}))
 
     assert app.test_client().post(SESSIONS, json={"session_id": "s"}).status_code == 201
     db.close_pool(app)
 
 
 def test_keys_can_be_created_from_the_command_line_in_production_before_any_exist(clean_db):
-    app = create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(environment="production")}, serving=False)
+    app = create_app(load_settings({"DATABASE_URL": clean_db, "ENVIRONMENT": "production"}), serving=False)
 
     key_id, key = create_key(app.test_cli_runner(), "first-team")
 
@@ -203,7 +197,7 @@ def test_keys_can_be_created_from_the_command_line_in_production_before_any_exis
 
 
 def test_no_keys_logs_a_warning_at_start(clean_db, caplog):
-    app = create_app({"DATABASE_URL": clean_db})
+    app = create_app(load_settings({"DATABASE_URL": clean_db}))
 
     assert any("NOT authenticated" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
     db.close_pool(app)
@@ -216,7 +210,7 @@ def test_cors_is_off_by_default(client):
 
 
 def test_cors_answers_only_listed_origins_without_credentials(clean_db, keys):
-    app = create_app({"DATABASE_URL": clean_db, "SETTINGS": _settings(cors_origins=frozenset({"https://ui.example"}))})
+    app = create_app(load_settings({"DATABASE_URL": clean_db, "CORS_ORIGINS": "https://ui.example"}))
     client = app.test_client()
     preflight = client.options(
         SESSIONS, headers={"Origin": "https://ui.example", "Access-Control-Request-Method": "POST",

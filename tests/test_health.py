@@ -11,7 +11,8 @@ import pgserver
 import pytest
 import requests
 
-from app import create_app, db
+from app import create_app, db, migrations
+from app.config import load_settings
 from harness.server import Gunicorn
 from helpers import (PROJECT_ROOT, SESSIONS, create_session, error_of, error_summary, execute, not_found,
                      scratch_database)
@@ -48,7 +49,7 @@ def test_a_database_without_the_schema_is_not_ready_and_the_server_says_why(empt
         ready = requests.get(f"{server.url}/health/ready", timeout=10)
         database = requests.get(f"{server.url}/health/db", timeout=10)
         api = requests.get(f"{server.url}{SESSIONS}", timeout=10)
-        db.apply_schema(empty_database)  # what `session-backend init-db` does
+        migrations.apply_schema(empty_database)  # what `session-backend init-db` does
         ready_after_init_db = requests.get(f"{server.url}/health/ready", timeout=10)
 
     assert ready.status_code == 503 and ready.headers["Retry-After"]
@@ -64,9 +65,9 @@ def test_a_database_without_the_schema_is_not_ready_and_the_server_says_why(empt
 
 
 def test_a_database_missing_a_function_is_not_ready(empty_database):
-    db.apply_schema(empty_database)
+    migrations.apply_schema(empty_database)
     execute(empty_database, "DROP FUNCTION caller_namespace(text, text)")  # as a release before it left it
-    app = create_app({"TESTING": True, "DATABASE_URL": empty_database})
+    app = create_app(load_settings({"DATABASE_URL": empty_database}), testing=True)
 
     ready = app.test_client().get("/health/ready")
 
@@ -76,9 +77,9 @@ def test_a_database_missing_a_function_is_not_ready(empty_database):
 
 def test_a_database_a_migration_ahead_of_the_code_is_ready(empty_database):
     # A rolling upgrade: the new release ran init-db while this one still serves.
-    db.apply_schema(empty_database)
+    migrations.apply_schema(empty_database)
     execute(empty_database, "INSERT INTO schema_migrations (version) VALUES ('9999')")
-    app = create_app({"TESTING": True, "DATABASE_URL": empty_database})
+    app = create_app(load_settings({"DATABASE_URL": empty_database}), testing=True)
 
     assert app.test_client().get("/health/ready").status_code == 200
     db.close_pool(app)
@@ -91,7 +92,7 @@ class DisposablePostgres:
         data_dir.mkdir(parents=True)
         self._server = pgserver.get_server(data_dir, cleanup_mode="delete")
         self.url = self._server.get_uri()
-        db.apply_schema(self.url)
+        migrations.apply_schema(self.url)
 
     def stop(self) -> None:
         pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._server.pgdata, user=self._server.system_user)
@@ -115,7 +116,7 @@ def disposable_postgres() -> Iterator[DisposablePostgres]:
 
 
 def test_database_down_is_503_then_recovers_without_restart(disposable_postgres):
-    app = create_app({"TESTING": True, "DATABASE_URL": disposable_postgres.url})
+    app = create_app(load_settings({"DATABASE_URL": disposable_postgres.url}), testing=True)
     client = app.test_client()
     create_session(client, "before")
 
@@ -142,7 +143,7 @@ def test_database_down_is_503_then_recovers_without_restart(disposable_postgres)
 
 
 def test_server_restart_while_connections_are_pooled_costs_no_failed_request(disposable_postgres):
-    app = create_app({"TESTING": True, "DATABASE_URL": disposable_postgres.url})
+    app = create_app(load_settings({"DATABASE_URL": disposable_postgres.url}), testing=True)
     client = app.test_client()
     create_session(client, "kept")
     assert client.get(f"{SESSIONS}/kept").status_code == 200

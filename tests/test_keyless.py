@@ -3,8 +3,6 @@ even after every key is revoked, until an operator says otherwise with `keys all
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from app import create_app, db
@@ -99,7 +97,7 @@ def test_start_with_every_key_revoked_warns_that_every_request_is_refused(runner
     runner.invoke(args=["keys", "revoke", key_id])
     caplog.clear()
 
-    app = create_app({"DATABASE_URL": clean_db})
+    app = create_app(load_settings({"DATABASE_URL": clean_db}))
     db.close_pool(app)
 
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
@@ -110,7 +108,7 @@ def test_start_with_every_key_revoked_warns_that_every_request_is_refused(runner
 def test_auth_disabled_still_serves_requests_without_a_key_after_a_key_was_revoked(runner, clean_db):
     key_id, _ = create_key(runner, "team-a")
     runner.invoke(args=["keys", "revoke", key_id])
-    app = create_app({"DATABASE_URL": clean_db, "SETTINGS": replace(load_settings(), auth_disabled=True)})
+    app = create_app(load_settings({"DATABASE_URL": clean_db, "AUTH_DISABLED": "true"}))
     try:
         assert app.test_client().post(SESSIONS, json={"session_id": "s"}).status_code == 201
     finally:

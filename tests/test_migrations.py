@@ -6,7 +6,8 @@ from typing import Iterator
 
 import pytest
 
-from app import create_app, db
+from app import create_app, db, migrations
+from app.config import load_settings
 from helpers import PROJECT_ROOT, SESSIONS, agent_url, execute, message_url, scratch_database
 
 SQL = PROJECT_ROOT / "sql"
@@ -31,10 +32,10 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
     execute(url, "INSERT INTO multi_agents (session_id, multi_agent_id, state)"
                  " VALUES ('old-session', 'swarm', '{\"id\": \"swarm\", \"status\": \"completed\"}')")
 
-    assert db.apply_schema(url) == ["0001", "0002", "0003"]
-    assert db.apply_schema(url) == []
+    assert migrations.apply_schema(url) == ["0001", "0002", "0003"]
+    assert migrations.apply_schema(url) == []
 
-    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
     client = app.test_client()
     assert {s["session_id"] for s in client.get(SESSIONS).get_json()["sessions"]} == {"old-session", "user@example.com"}
     agent = client.get(agent_url("old-session", "a")).get_json()
@@ -48,7 +49,7 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
 
 
 def test_init_db_command_reports_what_it_applied(first_schema_database):
-    app = create_app({"TESTING": True, "DATABASE_URL": first_schema_database}, serving=False)
+    app = create_app(load_settings({"DATABASE_URL": first_schema_database}), testing=True, serving=False)
     runner = app.test_cli_runner()
 
     first = runner.invoke(args=["init-db"])
@@ -68,7 +69,7 @@ def test_schema_sql_lists_every_migration_in_order():
 def _todays_schema_but(database_url: str, undo: str) -> Iterator[str]:
     """A new database with today's schema, then ``undo`` run on it to make an older release's; dropped after."""
     with scratch_database(database_url, "older") as url:
-        db.apply_schema(url)
+        migrations.apply_schema(url)
         execute(url, undo)
         yield url
 
@@ -80,7 +81,7 @@ def previous_release_database(database_url):
 
 
 def test_a_database_behind_the_code_answers_503_until_init_db(previous_release_database, caplog):
-    app = create_app({"TESTING": True, "DATABASE_URL": previous_release_database})
+    app = create_app(load_settings({"DATABASE_URL": previous_release_database}), testing=True)
     client = app.test_client()
     try:
         response = client.post(SESSIONS, json={"session_id": "s"})
@@ -112,9 +113,9 @@ def test_upgrade_keeps_requests_without_a_key_refused_once_a_key_was_created(
         execute(url, "INSERT INTO api_keys (key_id, namespace, secret_hash, revoked_at)"
                      " VALUES ('0123456789abcdef', 'team-a', repeat('0', 64), now())")
 
-    assert db.apply_schema(url) == ["0003"]
+    assert migrations.apply_schema(url) == ["0003"]
 
-    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
     try:
         assert app.test_client().post(SESSIONS, json={"session_id": "s"}).status_code == keyless_status
     finally:

@@ -13,6 +13,7 @@ from schemathesis.core.parameters import ParameterLocation
 
 from app import create_app, db
 from app.blueprints import API_NAMES
+from app.config import load_settings
 from harness.database import TABLES, execute
 
 EXAMPLES_PER_OPERATION = 25
@@ -148,7 +149,7 @@ def test_docs_and_redoc_load_only_local_assets(client):
 
 @pytest.fixture
 def api_schema(clean_db):
-    app = create_app({"TESTING": True, "DATABASE_URL": clean_db})
+    app = create_app(load_settings({"DATABASE_URL": clean_db}), testing=True)
     client = app.test_client()
     # Some records to find, so generated requests reach more than the 404 paths.
     client.post("/api/v1/sessions", json={"session_id": "s"})

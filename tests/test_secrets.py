@@ -8,6 +8,7 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 from app import create_app, db
+from app.config import load_settings
 from helpers import SESSIONS, agent_url
 
 
@@ -40,8 +41,8 @@ def _exercise(client, headers=None) -> list[str]:
 def test_database_password_appears_nowhere(clean_db, capsys, caplog):
     caplog.set_level(logging.DEBUG)
     password = f"pw-{uuid.uuid4().hex}"
-    working = create_app({"TESTING": True, "DATABASE_URL": _with_password(clean_db, password)})
-    down = create_app({"TESTING": True, "DATABASE_URL": f"postgresql://postgres:{password}@127.0.0.1:9/nothing"})
+    working = create_app(load_settings({"DATABASE_URL": _with_password(clean_db, password)}), testing=True)
+    down = create_app(load_settings({"DATABASE_URL": f"postgresql://postgres:{password}@127.0.0.1:9/nothing"}), testing=True)
 
     answered = _exercise(working.test_client())
     unavailable = _exercise(down.test_client())
