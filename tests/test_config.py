@@ -1,0 +1,110 @@
+"""Settings: one reader of the environment, what it rejects, and the README's tables kept in step with it."""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+import requests
+
+from app.config import ConfigurationError, load_settings
+from bench.server import Gunicorn
+from helpers import PROJECT_ROOT, SESSIONS, agent_url
+
+
+class _Recording(dict):
+    """An environment that remembers every name looked up in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[str] = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.read.add(key)
+        return super().__contains__(key)
+
+
+def _names_read_by_load_settings() -> set[str]:
+    environ = _Recording()
+    load_settings(environ)
+    return environ.read
+
+
+def _names_read_by_gunicorn_conf(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    environ = _Recording()
+    monkeypatch.setattr(os, "environ", environ)
+    runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    return environ.read
+
+
+def _readme_configuration_tables() -> list[set[str]]:
+    """The variables each table of the README's Configuration section lists, in order."""
+    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    tables: list[set[str]] = []
+    for block in re.split(r"\n(?!\|)", section):
+        rows = [line for line in block.splitlines() if line.startswith("| `")]
+        if rows:
+            tables.append({name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])})
+    return tables
+
+
+def test_the_readme_lists_exactly_the_settings_the_service_and_the_server_read(monkeypatch):
+    service = _names_read_by_load_settings()
+    server = _names_read_by_gunicorn_conf(monkeypatch) - service
+
+    assert _readme_configuration_tables() == [service, server]
+
+
+@pytest.mark.parametrize("value", ["abc", "2k", "1.5", "0", "-1"])
+def test_a_malformed_max_content_length_is_refused_naming_the_variable(value):
+    with pytest.raises(ConfigurationError, match="MAX_CONTENT_LENGTH"):
+        load_settings({"MAX_CONTENT_LENGTH": value})
+
+
+def test_max_content_length_is_read_from_the_environment():
+    assert load_settings({"MAX_CONTENT_LENGTH": "2048"}).max_content_length == 2048
+    assert load_settings({}).max_content_length == 10 * 1024 * 1024
+
+
+@pytest.mark.parametrize("value", ["verbose", "info,debug", "10"])
+def test_an_unknown_log_level_is_refused_naming_the_variable(value):
+    with pytest.raises(ConfigurationError, match="LOG_LEVEL"):
+        load_settings({"LOG_LEVEL": value})
+
+
+def test_log_level_is_case_insensitive_and_defaults_to_info():
+    assert load_settings({"LOG_LEVEL": "warning"}).log_level == "WARNING"
+    assert load_settings({"LOG_LEVEL": ""}).log_level == "INFO"
+
+
+def _agent_body(size: int) -> bytes:
+    """An agent's JSON body of exactly ``size`` bytes."""
+    head, tail = b'{"agent_id": "a", "state": {"pad": "', b'"}, "conversation_manager_state": {}}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+def test_max_content_length_from_the_environment_limits_bodies_under_gunicorn(clean_db: str, tmp_path: Path):
+    with Gunicorn(clean_db, tmp_path / "gunicorn.log", MAX_CONTENT_LENGTH="2048", WEB_CONCURRENCY="1",
+                  DB_POOL_MIN="1") as server:
+        headers = {"Content-Type": "application/json"}
+        assert requests.post(f"{server.url}{SESSIONS}", json={"session_id": "s"}, timeout=10).status_code == 201
+        too_large = requests.post(f"{server.url}{agent_url('s')}", data=_agent_body(3000), headers=headers, timeout=10)
+        stored_after_413 = requests.get(f"{server.url}{agent_url('s', 'a')}", timeout=10).status_code
+        fits = requests.post(f"{server.url}{agent_url('s')}", data=_agent_body(2000), headers=headers, timeout=10)
+
+    assert too_large.status_code == 413
+    assert too_large.json()["detail"]["error"] == "PayloadTooLargeError"
+    assert stored_after_413 == 404
+    assert fits.status_code == 201
