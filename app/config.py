@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import Flask
 
 DEFAULT_MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+DEFAULT_EMBEDDED_DATA_DIR = Path(".data/postgres")
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Keys from API_KEYS are chosen by people; refuse ones short enough to guess.
 MIN_KEY_LENGTH = 16
@@ -45,7 +46,7 @@ class Settings:
     log_level: str = "INFO"
     environment: str = "development"
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
-    embedded_data_dir: Path = Path(".data/postgres")
+    embedded_data_dir: Path = DEFAULT_EMBEDDED_DATA_DIR
     auth_disabled: bool = False
     api_keys: tuple[tuple[str, str], ...] = ()  # (namespace, key) pairs to seed at start
     cors_origins: frozenset[str] = frozenset()
@@ -154,7 +155,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=_log_level(env),
         environment=env.get("ENVIRONMENT", "development"),
         max_content_length=env_int(env, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, 1),
-        embedded_data_dir=Path(env.get("EMBEDDED_PGDATA", ".data/postgres")),
+        embedded_data_dir=Path(env.get("EMBEDDED_PGDATA") or DEFAULT_EMBEDDED_DATA_DIR),
         auth_disabled=_bool(env, "AUTH_DISABLED"),
         api_keys=_api_keys(env),
         cors_origins=frozenset(o.rstrip("/") for o in re.split(r"[\s,]+", env.get("CORS_ORIGINS", "")) if o),

@@ -16,12 +16,10 @@ from urllib.parse import urlsplit
 import psycopg2
 
 from . import create_app, embedded
-from .config import ConfigurationError, Settings, settings_of
+from .config import DEFAULT_EMBEDDED_DATA_DIR, ConfigurationError, Settings, settings_of
 from .db import close_pool, get_db, queries
 from .migrations import SCHEMA_OUT_OF_DATE, schema_is_current
 from .version import VERSION
-
-_DEFAULT_DATA_DIR = Path(".data/postgres")
 
 
 def authentication_state(conn: psycopg2.extensions.connection, settings: Settings) -> str:
@@ -70,7 +68,7 @@ def _database_line(settings: Settings, data_dir: Path | None) -> str:
 def _psql_line(data_dir: Path | None) -> str:
     if data_dir is None:
         return 'psql "$DATABASE_URL"'
-    if data_dir.resolve() == _DEFAULT_DATA_DIR.resolve():
+    if data_dir.resolve() == DEFAULT_EMBEDDED_DATA_DIR.resolve():
         return "make psql"
     return f"EMBEDDED_PGDATA={data_dir} make psql"
 
@@ -138,5 +136,6 @@ def announce(listeners: list[str]) -> None:
     repeated = _SaidByTheMaster({record.getMessage() for record in said.records})
     for name in {record.name for record in said.records}:
         logging.getLogger(name).addFilter(repeated)
-    print(banner(listeners, settings_of(app), embedded.running_data_dir(), not_ready, auth), file=sys.stderr, flush=True)
+    lines = banner(listeners, settings_of(app), embedded.running_data_dir(), not_ready, auth)
+    print(lines, file=sys.stderr, flush=True)
 

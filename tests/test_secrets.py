@@ -42,7 +42,8 @@ def test_database_password_appears_nowhere(clean_db, capsys, caplog):
     caplog.set_level(logging.DEBUG)
     password = f"pw-{uuid.uuid4().hex}"
     working = create_app(load_settings({"DATABASE_URL": _with_password(clean_db, password)}), testing=True)
-    down = create_app(load_settings({"DATABASE_URL": f"postgresql://postgres:{password}@127.0.0.1:9/nothing"}), testing=True)
+    unreachable = f"postgresql://postgres:{password}@127.0.0.1:9/nothing"
+    down = create_app(load_settings({"DATABASE_URL": unreachable}), testing=True)
 
     answered = _exercise(working.test_client())
     unavailable = _exercise(down.test_client())
