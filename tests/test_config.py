@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import requests
 
-from app.config import ConfigurationError, load_settings
-from bench.server import Gunicorn
+from app import create_app, db
+from app.config import ConfigurationError, load_settings, settings_of
+from bench.server import Gunicorn, free_port
 from helpers import PROJECT_ROOT, SESSIONS, agent_url
 
 
@@ -87,6 +91,31 @@ def test_an_unknown_log_level_is_refused_naming_the_variable(value):
 def test_log_level_is_case_insensitive_and_defaults_to_info():
     assert load_settings({"LOG_LEVEL": "warning"}).log_level == "WARNING"
     assert load_settings({"LOG_LEVEL": ""}).log_level == "INFO"
+
+
+def test_the_app_takes_everything_from_its_settings(clean_db: str):
+    root = logging.getLogger()
+    level_before = root.level
+    settings = load_settings({"DATABASE_URL": clean_db, "LOG_LEVEL": "ERROR", "MAX_CONTENT_LENGTH": "4096"})
+    app = create_app(settings, testing=True)
+    try:
+        assert settings_of(app) is settings
+        assert db.database_url(app) == clean_db
+        assert app.config["MAX_CONTENT_LENGTH"] == 4096
+        assert root.level == logging.ERROR
+        assert "DATABASE_URL" not in app.config and "SETTINGS" not in app.config
+    finally:
+        db.close_pool(app)
+        root.setLevel(level_before)
+
+
+def test_the_server_refuses_to_start_on_a_malformed_setting_naming_it(clean_db: str):
+    env = {**os.environ, "DATABASE_URL": clean_db, "API_PORT": str(free_port()), "MAX_CONTENT_LENGTH": "2k"}
+    started = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], cwd=PROJECT_ROOT,
+                             env=env, capture_output=True, text=True, timeout=60)
+
+    assert started.returncode == 1
+    assert "MAX_CONTENT_LENGTH must be an integer, got '2k'" in started.stderr + started.stdout
 
 
 def _agent_body(size: int) -> bytes:
