@@ -20,8 +20,8 @@ from psycopg2 import errors as pg_errors
 
 from .config import Settings, settings_of
 from .db import get_db, queries
-from .migrations import SCHEMA_OUT_OF_DATE, schema_is_current
 from .errors import APIError, error_response
+from .migrations import SCHEMA_OUT_OF_DATE, schema_is_current
 
 logger = logging.getLogger(__name__)
 
