@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask
 
 from .config import Settings, load_settings
@@ -13,7 +15,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = True, testin
     Args:
         settings: everything the app reads, e.g. ``load_settings({"DATABASE_URL": url})`` in a
             test; the process environment's when None. Without a database URL in them, the
-            embedded PostgreSQL is started here.
+            embedded PostgreSQL is started when the database is first needed.
         serving: check at start that requests will be authenticated (refused in production
             without keys). False for the command line, which is how the first key is created.
         testing: Flask's TESTING mode, for the tests' own apps.
@@ -32,7 +34,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = True, testin
     app.config.from_mapping(MAX_CONTENT_LENGTH=settings.max_content_length, TESTING=testing)
     logs.configure_logging(settings.log_level)
 
-    db.init_app(app, settings.database_url or embedded.start(settings.embedded_data_dir))
+    db.init_app(app, db.DatabaseURL(settings.database_url, partial(embedded.start, settings.embedded_data_dir)))
     http.init_app(app)
     auth.init_app(app)
     cors.init_app(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Callable
 
 import aiosql
 import psycopg2
@@ -31,10 +32,27 @@ CONNECT_TIMEOUT_SECONDS = 5
 _pool_lock = threading.Lock()
 
 
+class DatabaseURL:
+    """The one place an app keeps its database's URL: DATABASE_URL, or else the URL ``start`` returns
+    when the database is first needed (the embedded server: building an app starts nothing)."""
+
+    def __init__(self, configured: str | None, start: Callable[[], str]) -> None:
+        self._url = configured
+        self._start = start
+        self._lock = threading.Lock()
+
+    def get(self) -> str:
+        """The URL, starting the database on the first call when none was configured."""
+        with self._lock:
+            if self._url is None:
+                self._url = self._start()
+            return self._url
+
+
 def database_url(app: Flask) -> str:
-    """The URL of the database ``app`` uses: its DATABASE_URL, or the embedded server's it started."""
-    url: str = app.extensions["database_url"]
-    return url
+    """The URL of the database ``app`` uses, starting the embedded server if that is the one."""
+    holder: DatabaseURL = app.extensions["database_url"]
+    return holder.get()
 
 
 def _pool() -> ConnectionPool:
@@ -101,10 +119,7 @@ def close_pool(app: Flask) -> None:
         pool.closeall()
 
 
-def init_app(app: Flask, url: str) -> None:
-    """Make ``url`` the database of ``app`` and return each request's connection at teardown.
-
-    ``url`` is the one place the app keeps it: DATABASE_URL, or the embedded server's once started.
-    """
+def init_app(app: Flask, url: DatabaseURL) -> None:
+    """Make ``url`` the database of ``app`` and return each request's connection at teardown."""
     app.extensions["database_url"] = url
     app.teardown_appcontext(close_db)

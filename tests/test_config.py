@@ -15,7 +15,7 @@ import requests
 
 from app import create_app, db
 from app.config import ConfigurationError, load_settings, settings_of
-from bench.server import Gunicorn, free_port
+from harness.server import Gunicorn, free_port
 from helpers import PROJECT_ROOT, SESSIONS, agent_url
 
 
@@ -107,6 +107,14 @@ def test_the_app_takes_everything_from_its_settings(clean_db: str):
     finally:
         db.close_pool(app)
         root.setLevel(level_before)
+
+
+def test_building_an_app_without_a_database_url_starts_no_database(tmp_path: Path):
+    # Tests build apps only to read their URL map; the embedded server starts when a query needs it.
+    data_dir = tmp_path / "never-started"
+    create_app(load_settings({"EMBEDDED_PGDATA": str(data_dir)}), serving=False)
+
+    assert not data_dir.exists()
 
 
 def test_the_server_refuses_to_start_on_a_malformed_setting_naming_it(clean_db: str):
