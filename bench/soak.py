@@ -55,7 +55,8 @@ class Writer(threading.Thread):
         self.session_id = f"soak-{index}"
         self.client = _client(url, errors)
         self.stop_at = stop_at
-        self.acknowledged: list[tuple[int, float]] = []  # (message_id, time the 201 arrived)
+        # (message_id, time the append was started, time its 201 arrived)
+        self.acknowledged: list[tuple[int, float, float]] = []
         self.failed: Counter[str] = Counter()  # failures that reached the writer, after every retry
 
     def run(self) -> None:
@@ -63,9 +64,10 @@ class Writer(threading.Thread):
         self.client.create_agent(self.session_id, SessionAgent(agent_id="a", state={}, conversation_manager_state={}))
         message_id = 0
         while time.monotonic() < self.stop_at:
+            started = time.monotonic()
             try:
                 self.client.create_message(self.session_id, "a", _message(self.session_id, message_id))
-                self.acknowledged.append((message_id, time.monotonic()))
+                self.acknowledged.append((message_id, started, time.monotonic()))
             except SessionRepositoryError as exc:
                 self.failed[f"{type(exc).__name__}({exc.status_code})"] += 1
             except Exception as exc:  # noqa: BLE001  anything else the client lets through is counted, not fatal
@@ -75,8 +77,12 @@ class Writer(threading.Thread):
 
 
 def _recovered_at(writers: list[Writer], since: float) -> float | None:
-    """When every writer had an acknowledged append that started after ``since`` (None if one never did)."""
-    firsts = [next((t for _, t in w.acknowledged if t > since), None) for w in writers]
+    """When every writer had an acknowledged append that started after ``since`` (None if one never did).
+
+    Started, not merely answered: an append answered just after a worker was killed may have been
+    served before the kill, and the writer's next one still meets the dead connection.
+    """
+    firsts = [next((done for _, started, done in w.acknowledged if started > since), None) for w in writers]
     return None if None in firsts else max(firsts)  # type: ignore[type-var]
 
 
@@ -92,7 +98,7 @@ def _read_back(url: str, writers: list[Writer]) -> dict[str, int]:
             texts = Counter(m.message["content"][0]["text"] for m in stored)
             duplicates += sum(n - 1 for n in texts.values())
             corrupt += sum(m.message != _message(w.session_id, m.message_id).message for m in stored)
-            acked = {i for i, _ in w.acknowledged}
+            acked = {i for i, _, _ in w.acknowledged}
             lost += len(acked - set(ids))
             unacknowledged_stored += len(set(ids) - acked)
     return {"lost": lost, "duplicates": duplicates, "corrupt": corrupt, "stored": stored_total,
