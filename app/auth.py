@@ -84,7 +84,8 @@ def verify_caller() -> str:
     Raises:
         psycopg2.errors.InvalidAuthorizationSpecification: the key is missing, unknown or revoked.
     """
-    return queries.caller_namespace(get_db(), **g.caller)
+    namespace: str = queries.caller_namespace(get_db(), **g.caller)
+    return namespace
 
 
 # key hash -> monotonic time this process last recorded its use; only accepted keys, at most 10,000.

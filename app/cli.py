@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import psycopg2
+from flask import Flask
 from flask.cli import ScriptInfo
 from psycopg2 import errors as pg_errors
 
@@ -26,7 +28,7 @@ SERVER_FILES = ("gunicorn.conf.py", "wsgi.py")
 CHECKOUT = Path(__file__).resolve().parent.parent
 
 
-def _create_app():
+def _create_app() -> Flask:
     from . import create_app
 
     return create_app(serving=False)
@@ -35,7 +37,7 @@ def _create_app():
 class _Commands(click.Group):
     """Answers the database errors any command can meet with one line that says what to do."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         """Run the command; a schema behind the code or an unreachable database becomes a ClickException."""
         try:
             return super().invoke(ctx)

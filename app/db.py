@@ -61,7 +61,7 @@ def _pool() -> ConnectionPool:
     The pool is created lazily and keyed by process id, so a pool made before gunicorn forks is
     never shared with a worker.
     """
-    pool = current_app.extensions.get("db_pool")
+    pool: ConnectionPool | None = current_app.extensions.get("db_pool")
     if pool is not None and pool.pid == os.getpid():
         return pool
     with _pool_lock:
@@ -76,7 +76,6 @@ def _pool() -> ConnectionPool:
                 database_url(current_app),
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
             )
-            pool.pid = os.getpid()
             current_app.extensions["db_pool"] = pool
     return pool
 
@@ -87,12 +86,13 @@ def get_db() -> psycopg2.extensions.connection:
     Connections run in autocommit mode: every view executes exactly one statement, so each
     request is one transaction without the extra BEGIN/COMMIT round trips.
     """
-    if "db" not in g:
+    conn: psycopg2.extensions.connection | None = g.get("db")
+    if conn is None:
         conn = _pool().getconn()
         if conn.autocommit is False:
             conn.autocommit = True
         g.db = conn
-    return g.db
+    return conn
 
 
 def close_db(error: BaseException | None = None) -> None:

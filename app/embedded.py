@@ -22,6 +22,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
 from .config import Settings, load_settings
@@ -36,7 +37,7 @@ CLIENT_TOOLS = ("psql", "pg_dump", "pg_restore")
 _server = None
 
 
-def _pgserver():
+def _pgserver() -> ModuleType:
     try:
         with warnings.catch_warnings():
             # Without XDG_RUNTIME_DIR, platformdirs warns that pgserver's lock lives under /tmp: harmless.
@@ -98,7 +99,7 @@ def start(data_dir: Path, progress: Callable[[str], None] = logger.info) -> str:
     if running is None or not running.is_running():
         progress("starting the embedded PostgreSQL")
     _server = pgserver.get_server(data_dir.resolve(), cleanup_mode="stop")
-    url = _server.get_uri()
+    url: str = _server.get_uri()
     applied = apply_schema(url)
     if applied:
         progress(f"applied database migrations {', '.join(applied)}")

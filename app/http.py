@@ -69,7 +69,8 @@ def load_json(schema: Schema) -> dict[str, Any]:
         raise BadRequestError("request body must be valid JSON") from None
     if not isinstance(body, dict):
         raise RequestValidationError("request body must be a JSON object", fields={"_schema": ["must be an object"]})
-    return schema.load(body)
+    loaded: dict[str, Any] = schema.load(body)
+    return loaded
 
 
 def _body() -> bytes:
@@ -96,7 +97,8 @@ def load_query(schema: Schema) -> dict[str, Any]:
     repeated = {name: ["given more than once"] for name, values in request.args.lists() if len(values) > 1}
     if repeated:
         raise RequestValidationError("request failed validation", fields=repeated)
-    return schema.load(request.args)
+    loaded: dict[str, Any] = schema.load(request.args)
+    return loaded
 
 
 def _refuse_unexpected_query() -> None:

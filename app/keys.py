@@ -12,6 +12,7 @@ import re
 
 import click
 from flask.cli import AppGroup
+from psycopg2.extensions import connection
 
 from .auth import fingerprint, new_key
 from .config import NAMESPACE_PATTERN
@@ -98,7 +99,7 @@ def _cell(value: str | None) -> str:
     return value[:19] + "Z" if value.endswith("+00:00") else value
 
 
-def _keyless_status(conn) -> str:
+def _keyless_status(conn: connection) -> str:
     """One line on what a request without a key gets in development (production always refuses it)."""
     if not queries.keys_required(conn):
         return ("No key requires authentication: API requests without a key are served in the 'default' "

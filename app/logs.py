@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from typing import TextIO, cast
 
 from flask import g, has_request_context
 
@@ -46,11 +47,11 @@ class _StdoutHandler(logging.StreamHandler):
     time (test runners swap them)."""
 
     @property
-    def stream(self):  # type: ignore[override]
-        return getattr(sys, _stream_name)
+    def stream(self) -> TextIO:
+        return cast(TextIO, getattr(sys, _stream_name))
 
     @stream.setter
-    def stream(self, value) -> None:
+    def stream(self, value: TextIO) -> None:
         pass
 
 

@@ -79,7 +79,7 @@ def redoc() -> str:
 
 
 @redoc_bp.get("/redoc/redoc.standalone.js")
-def redoc_script():
+def redoc_script() -> Response:
     """ReDoc's script, shipped by the flask-redoc package, so the page works offline."""
     return send_from_directory(_REDOC_ASSETS, "redoc.standalone.js")
 

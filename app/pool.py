@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import select
 import threading
+from collections.abc import Hashable
+from typing import Any
 
 from psycopg2.extensions import connection
 from psycopg2.pool import PoolError, ThreadedConnectionPool
@@ -28,11 +31,16 @@ class ConnectionPool(ThreadedConnectionPool):
     """A thread-safe pool whose ``getconn`` waits for a free connection instead of failing at once,
     and that can drop its idle connections when the server has gone away."""
 
-    def __init__(self, minconn: int, maxconn: int, *args, **kwargs) -> None:
+    # Set by psycopg2's pool, which its type stubs do not declare: the idle connections and their lock.
+    _pool: list[connection]
+    _lock: threading.Lock
+
+    def __init__(self, minconn: int, maxconn: int, *args: Any, **kwargs: Any) -> None:
         self._available = threading.BoundedSemaphore(maxconn)
         super().__init__(minconn, maxconn, *args, **kwargs)
+        self.pid = os.getpid()  # the process that made it: a forked child must make its own
 
-    def getconn(self, key=None):
+    def getconn(self, key: Hashable | None = None) -> connection:
         """Take a live connection, waiting up to CHECKOUT_TIMEOUT_SECONDS for one to be returned.
 
         A connection the server has hung up on (it restarted) is replaced, with its idle siblings,
@@ -51,7 +59,7 @@ class ConnectionPool(ThreadedConnectionPool):
             self._available.release()
             raise
 
-    def putconn(self, conn=None, key=None, close=False) -> None:
+    def putconn(self, conn: connection | None = None, key: Hashable | None = None, close: bool = False) -> None:
         """Return a connection (closing it when ``close``) and wake one waiting request."""
         try:
             super().putconn(conn, key, close)

@@ -89,7 +89,7 @@ def Identifier(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a fie
     )
 
 
-def MessageId(strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N802
+def MessageId(strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N802 - reads like a field class
     """A message index: an integer 0 <= id < 2^31 (``strict=False`` for query strings and paths)."""
     return fields.Integer(strict=strict, validate=validate.Range(0, MAX_MESSAGE_ID), **kwargs)
 
@@ -109,11 +109,12 @@ def postgres_utc(value: datetime) -> str:
 
 
 class _Timestamp(fields.AwareDateTime):
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+    # Loads to the UTC text PostgreSQL reads, not to the datetime the base field returns.
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:  # type: ignore[override]
         return postgres_utc(super()._deserialize(value, attr, data, **kwargs))
 
 
-def Timestamp(description: str) -> fields.AwareDateTime:  # noqa: N802
+def Timestamp(description: str) -> fields.AwareDateTime:  # noqa: N802 - reads like a field class
     """An optional ISO 8601 timestamp, loaded as UTC text for PostgreSQL; one without a zone is UTC."""
     return _Timestamp(load_default=None, default_timezone=timezone.utc, metadata={"description": description})
 
@@ -145,7 +146,8 @@ def json_text(document: Any) -> str:
 class JSONDocument(fields.Dict):
     """A JSON object, loaded as the text PostgreSQL will store."""
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+    # Loads to the JSON text PostgreSQL stores, not to the dict the base field returns.
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:  # type: ignore[override]
         return json_text(super()._deserialize(value, attr, data, **kwargs))
 
 

@@ -19,9 +19,9 @@ SESSION_UPDATE_SCHEMA = schemas.SessionUpdate()
 def _decode_cursor(cursor: str) -> tuple[int, int, str]:
     """Split a cursor (already matched against CURSOR_PATTERN) into whole seconds, microseconds and id."""
     time, _, hex_id = cursor.partition("_")
-    seconds, _, micros = time.partition(".")
+    whole, _, fraction = time.partition(".")
     # Normalized so that any spelling the pattern admits (e.g. "-0.5") gives 0 <= micros < 1e6.
-    seconds, micros = divmod(int(seconds) * 1_000_000 + int(micros), 1_000_000)
+    seconds, micros = divmod(int(whole) * 1_000_000 + int(fraction), 1_000_000)
     return seconds, micros, bytes.fromhex(hex_id).decode("utf-8", errors="replace")
 
 

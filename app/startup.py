@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg2
+from flask import Flask
 
 from . import create_app, embedded
 from .config import DEFAULT_EMBEDDED_DATA_DIR, ConfigurationError, Settings, settings_of
@@ -81,7 +82,7 @@ def _url(listener: str) -> str:
     return listener
 
 
-def _state(app) -> tuple[str | None, str]:
+def _state(app: Flask) -> tuple[str | None, str]:
     """(why the service is not ready or None, the authentication line), from one look at the database."""
     settings: Settings = settings_of(app)
     try:

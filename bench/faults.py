@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pgserver
+from typing import Any
+
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -40,7 +42,7 @@ class ErrorLog(HTTPAdapter):
         super().__init__()
         self.errors = errors
 
-    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]  # passes requests' keywords through
         try:
             response = super().send(request, **kwargs)
         except requests.ConnectionError:

@@ -83,7 +83,8 @@ def _recovered_at(writers: list[Writer], since: float) -> float | None:
     served before the kill, and the writer's next one still meets the dead connection.
     """
     firsts = [next((done for _, started, done in w.acknowledged if started > since), None) for w in writers]
-    return None if None in firsts else max(firsts)  # type: ignore[type-var]
+    answered = [done for done in firsts if done is not None]
+    return max(answered) if len(answered) == len(firsts) else None
 
 
 def _read_back(url: str, writers: list[Writer]) -> dict[str, int]:

@@ -361,7 +361,8 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
     def read_multi_agent(self, session_id: str, multi_agent_id: str, **kwargs: Any) -> dict[str, Any] | None:
         """Read a stored multi-agent state dict, or ``None`` if there is none."""
         path = _multi_agent_path(session_id, multi_agent_id)
-        return self._request("GET", path, missing=None)  # type: ignore[no-any-return]
+        state: dict[str, Any] | None = self._request("GET", path, missing=None)
+        return state
 
     def update_multi_agent(self, session_id: str, multi_agent: MultiAgentBase, **kwargs: Any) -> None:
         """Replace the stored multi-agent state; raises ``SessionRepositoryError`` if none is stored."""
@@ -372,11 +373,13 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
 
     def health_check(self) -> dict[str, Any]:
         """Return the service's ``/health`` body; raises ``BackendUnavailableError`` if unreachable."""
-        return self._request("GET", "/health", retry=False, accept=(200, 503))  # type: ignore[no-any-return]
+        body: dict[str, Any] = self._request("GET", "/health", retry=False, accept=(200, 503))
+        return body
 
     def database_health_check(self) -> dict[str, Any]:
         """Return the ``/health/db`` body: ``status`` is ``healthy`` or ``unhealthy``."""
-        return self._request("GET", "/health/db", retry=False, accept=(200, 503))  # type: ignore[no-any-return]
+        body: dict[str, Any] = self._request("GET", "/health/db", retry=False, accept=(200, 503))
+        return body
 
     # -- HTTP -----------------------------------------------------------------------------------------
 
@@ -387,16 +390,17 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
         success when the record stored at ``path`` is what we sent."""
         collection = path.rpartition("/")[0]
         try:
-            return self._request("POST", collection, json=body, missing=missing)  # type: ignore[no-any-return]
+            created: dict[str, Any] = self._request("POST", collection, json=body, missing=missing)
+            return created
         except ConflictError as exc:
             if not exc.after_retry:
                 raise
-            stored = self._request("GET", path, missing=None)
+            stored: dict[str, Any] | None = self._request("GET", path, missing=None)
             pick = (lambda d: d) if compare is None else (lambda d: {k: d.get(k) for k in compare})
             if stored is None or _canonical(pick(stored)) != pick(body):
                 raise
             logger.debug("path=<%s> | create was applied before the retry, stored record matches", path)
-            return stored  # type: ignore[no-any-return]
+            return stored
 
     def _request(
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,

@@ -65,8 +65,8 @@ class ScriptedModel(Model):
             reply = {"text": reply}
         yield {"messageStart": {"role": "assistant"}}
         if "tool" in reply:
-            start = {"toolUse": {"toolUseId": f"tool-{next(self._ids)}", "name": reply["tool"]}}
-            yield {"contentBlockStart": {"start": start}}  # type: ignore[typeddict-item]
+            tool_use_id = f"tool-{next(self._ids)}"
+            yield {"contentBlockStart": {"start": {"toolUse": {"toolUseId": tool_use_id, "name": reply["tool"]}}}}
             yield {"contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps(reply.get("input", {}))}}}}
             yield {"contentBlockStop": {}}
             yield {"messageStop": {"stopReason": "tool_use"}}
