@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from helpers import (agent_url, create_agent, create_message, create_session, error_of, error_summary, message_url,
                      not_found)
+
+pytestmark = pytest.mark.over_http
 
 
 def test_create_and_read_agent_round_trips_all_state(client):

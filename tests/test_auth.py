@@ -16,6 +16,9 @@ from helpers import (SESSIONS, UNAUTHENTICATED, agent_url, database_settings, er
                      not_found, set_database_setting)
 from key_helpers import bearer, create_key
 
+pytestmark = pytest.mark.over_http
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Authorization": "Bearer"}, {"Authorization": "Bearer "}, {"Authorization": "Basic dXNlcjpwYXNz"},

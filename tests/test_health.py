@@ -17,6 +17,8 @@ from harness.server import Gunicorn
 from helpers import (PROJECT_ROOT, SESSIONS, create_session, error_of, error_summary, execute, not_found,
                      scratch_database)
 
+pytestmark = pytest.mark.over_http
+
 SCHEMA_OUT_OF_DATE = "schema out of date: run `session-backend init-db`"
 
 

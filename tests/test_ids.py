@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote
 
 import jsonschema_rs
@@ -14,6 +12,8 @@ import pytest
 
 from harness.server import Gunicorn
 from helpers import SESSIONS, create_session, error_of
+
+pytestmark = pytest.mark.over_http
 
 # Each is a single character or a short id that sits on an edge of the rule.
 ACCEPTED = [
@@ -92,12 +92,10 @@ def test_an_unpaired_surrogate_in_a_body_id_is_422_not_500(client, field):
     assert error_of(response)["fields"] == {field: ["must be valid Unicode: no unpaired surrogates"]}
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
-    """The service under gunicorn, as production runs it."""
-    log = Path(tmp_path_factory.mktemp("gunicorn")) / "gunicorn.log"
-    with Gunicorn(database_url, log, WEB_CONCURRENCY="1", GUNICORN_THREADS="2", DB_POOL_MIN="1") as running:
-        yield running
+@pytest.fixture
+def server(keyless_server: Gunicorn, clean_db: str) -> Gunicorn:
+    """The service under gunicorn, as production runs it, on an empty database."""
+    return keyless_server
 
 
 def raw_request(server: Gunicorn, method: str, target: str, body: bytes = b"") -> tuple[int, dict]:

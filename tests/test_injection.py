@@ -8,6 +8,8 @@ import pytest
 
 from helpers import SESSIONS, agent_url, execute, message_url
 
+pytestmark = pytest.mark.over_http
+
 SHAPES = [
     "'; DROP TABLE sessions; --",
     "\" OR 1=1 --",

@@ -10,6 +10,8 @@ from app.config import load_settings
 from helpers import SESSIONS, UNAUTHENTICATED, error_summary
 from key_helpers import bearer, create_key
 
+pytestmark = pytest.mark.over_http
+
 
 @pytest.fixture
 def runner(app):

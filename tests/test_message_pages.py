@@ -6,6 +6,8 @@ import pytest
 
 from helpers import create_agent, create_session, error_of, error_summary, execute, message_url, not_found
 
+pytestmark = pytest.mark.over_http
+
 TOTAL = 2500
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from helpers import (create_agent, create_message, create_session, error_of, error_summary, message_url, not_found,
                      text_message)
+
+pytestmark = pytest.mark.over_http
 
 
 def _conversation(client, session_id="s", agent_id="a"):

@@ -6,6 +6,8 @@ import pytest
 
 from helpers import SESSIONS, error_of
 
+pytestmark = pytest.mark.over_http
+
 
 @pytest.mark.parametrize(
     "method, url, allowed",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from helpers import SESSIONS, create_session, error_of, error_summary, not_found
+
+pytestmark = pytest.mark.over_http
 
 STATE = {
     "type": "swarm",

@@ -11,6 +11,8 @@ from helpers import (SESSIONS, UNAUTHENTICATED, agent_url, create_agent, create_
                      error_summary, message_url, not_found)
 from key_helpers import bearer, create_key
 
+pytestmark = pytest.mark.over_http
+
 GOOD_IDS = ["user@example.com", "a b", "550e8400-e29b-41d4-a716-446655440000", "日本語", "x" * 255, "'; DROP TABLE sessions;--"]
 BAD_IDS = ["", "x" * 256, "a/b", "a\\b", "tab\there", "nl\nhere", "nul\u0000"]
 
@@ -71,6 +73,7 @@ def test_absurdly_deep_json_is_rejected_not_a_crash(client):
     assert response.status_code == 400
 
 
+@pytest.mark.in_process("changes app.config; gunicorn with the limit from its environment: test_through_gunicorn.py")
 def test_body_over_max_content_length_is_413(app):
     app.config["MAX_CONTENT_LENGTH"] = 1024
     client = app.test_client()
@@ -97,6 +100,7 @@ def _chunked(app, path: str, body: bytes):
     return int(status.split()[0]), b"".join(app_iter)
 
 
+@pytest.mark.in_process("changes app.config; gunicorn with the limit from its environment: test_through_gunicorn.py")
 def test_chunked_body_over_max_content_length_is_413_not_cut_at_the_limit(app):
     client = app.test_client()
     create_session(client, "s")
@@ -112,6 +116,7 @@ def test_chunked_body_over_max_content_length_is_413_not_cut_at_the_limit(app):
     assert _chunked(app, message_url("s", "a"), body)[0] == 201
 
 
+@pytest.mark.in_process("reads app.config")
 def test_default_max_content_length_is_ten_mebibytes(app):
     assert app.config["MAX_CONTENT_LENGTH"] == 10 * 1024 * 1024
 
@@ -119,6 +124,7 @@ def test_default_max_content_length_is_ten_mebibytes(app):
 # Werkzeug's test client, like its development server, puts the undecoded path in RAW_URI and
 # REQUEST_URI; gunicorn sets only the first, mod_wsgi and uWSGI only the second.
 @pytest.mark.parametrize("server_sets", [{}, {"REQUEST_URI": None}, {"RAW_URI": None}])
+@pytest.mark.in_process("sets the WSGI environ of other servers; gunicorn's own is in tests/client/test_raw_http.py")
 def test_an_encoded_slash_in_the_raw_path_is_422_naming_the_id(client, server_sets):
     create_session(client, "s")
     create_agent(client, "s", "a")
@@ -186,6 +192,7 @@ def test_unknown_route_and_wrong_method_use_the_envelope(client):
     assert error_of(response)["error"] == "MethodNotAllowedError"
 
 
+@pytest.mark.in_process("reads the log records of the app in this process")
 def test_logs_are_json_lines_with_the_request_id(app, client, capsys):
     # A key that exists with a wrong secret is rejected, and the service logs that during the request.
     _, key = create_key(app.test_cli_runner(), "ns")

@@ -8,6 +8,8 @@ import pytest
 
 from helpers import SESSIONS, error_of
 
+pytestmark = pytest.mark.over_http
+
 # Each matches the spec's pattern, whether or not this service could have issued it.
 SPEC_VALID = [
     "0.000000_",

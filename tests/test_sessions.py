@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from helpers import (SESSIONS, create_agent, create_message, create_session, error_of, error_summary, execute,
                      message_url, not_found)
+
+pytestmark = pytest.mark.over_http
 
 
 def test_create_returns_the_session_with_utc_timestamps(client):

@@ -6,6 +6,8 @@ import pytest
 
 from helpers import SESSIONS, agent_url, create_agent, message_url
 
+pytestmark = pytest.mark.over_http
+
 
 @pytest.mark.parametrize(
     "sent, stored",
