@@ -22,7 +22,7 @@ ORDER_DATABASE = "session_backend_order_test"
 
 
 CLIENT_TEST = "tests/client/test_client_repository.py::test_session_create_read_and_duplicate"
-API_TEST = "tests/test_sessions.py::test_session_type_defaults_to_agent"
+API_TEST = "tests/test_sessions.py::test_session_type_defaults_to_agent[flask]"  # the in-process run of it
 OTHER_CLIENT_TEST = "tests/client/test_client_repository.py::test_read_missing_session_is_none"
 
 
