@@ -25,10 +25,18 @@ class OwnPostgres:
         self.url = self._server.get_uri()
         migrations.apply_schema(self.url)
 
-    def restart(self) -> None:
-        """Stop the server (fast shutdown: open connections are cut) and start it again."""
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: open connections are cut)."""
         pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._server.pgdata, user=self._server.system_user)
+
+    def start(self) -> None:
+        """Start the stopped server again, on the same URL; returns once it accepts connections."""
         self._server.ensure_postgres_running()
+
+    def restart(self) -> None:
+        """Stop the server and start it again."""
+        self.stop()
+        self.start()
 
     def remove(self) -> None:
         """Stop the server and delete its data."""

@@ -1,27 +1,37 @@
-"""The backend stops in the middle of a conversation, then comes back."""
+"""The backend, or the database behind it, stops in the middle of a conversation, then comes back."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
 from strands.types.exceptions import EventLoopException
 
+from bench.faults import OwnPostgres
+from bench.server import Gunicorn
 from postgresql_session_repository import BackendUnavailableError, SyncPostgreSQLSessionRepository
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_DEADLINE = 30.0  # seconds for the service to report ready once its database is back
 
 
 class RecordingAdapter(HTTPAdapter):
-    """Counts every attempt the client makes, per method and path."""
+    """Counts every attempt the client makes, per method and path, and keeps the last response."""
 
     def __init__(self) -> None:
         super().__init__()
         self.attempts: Counter[tuple[str, str]] = Counter()
+        self.last_response: requests.Response | None = None
 
     def send(self, request, **kwargs):
         self.attempts[(request.method, requests.utils.urlparse(request.url).path)] += 1
-        return super().send(request, **kwargs)
+        self.last_response = super().send(request, **kwargs)
+        return self.last_response
 
 
 def texts(messages) -> list[str]:
@@ -57,5 +67,67 @@ def test_outage_mid_conversation_then_recovery(own_backend, sid, make_agent):
     assert [m.message_id for m in stored] == [0, 1, 2, 3, 4]
     assert texts(m.to_message() for m in stored) == [
         "I am Bob", "Hello Bob.", "Are you there?", "Hello again?", "Yes, Bob, I am here.",
+    ]
+    repo.close()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    """A PostgreSQL of the test's own, which it may stop and start."""
+    # Under the project, not the 0700 pytest temp dir: pgserver runs postgres as another user.
+    postgres = OwnPostgres(ROOT / ".data" / "client-outage-postgres")
+    yield postgres
+    postgres.remove()
+
+
+@pytest.fixture
+def backend_on_own_postgres(own_postgres: OwnPostgres, api_key_in_environment: str, tmp_path) -> Iterator[Gunicorn]:
+    """The service under gunicorn on :func:`own_postgres`, seeded with the key the clients send."""
+    keys = f"client-tests:{api_key_in_environment}"
+    with Gunicorn(own_postgres.url, tmp_path / "gunicorn.log", WEB_CONCURRENCY="1", API_KEYS=keys) as server:
+        yield server
+
+
+def wait_until_ready(url: str) -> None:
+    """Poll /health/ready until it answers 200, at most READY_DEADLINE seconds."""
+    deadline = time.monotonic() + READY_DEADLINE
+    while requests.get(f"{url}/health/ready", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "the service did not become ready after its database came back"
+        time.sleep(0.1)  # polling interval while the service reconnects
+
+
+def test_database_down_is_backend_unavailable_after_the_retries_then_the_agent_carries_on(
+    own_postgres, backend_on_own_postgres, sid, make_agent
+):
+    adapter = RecordingAdapter()
+    http = requests.Session()
+    http.mount("http://", adapter)
+    repo = SyncPostgreSQLSessionRepository(backend_on_own_postgres.url, timeout=5, max_retries=2, session=http)
+    repo.retry_backoff = repo.retry_backoff_max = 0.01  # the server's Retry-After is capped by this too
+    make_agent(repo, sid, ["Hello Bob."])("I am Bob")
+    session_path = f"/api/v1/sessions/{sid}"
+
+    own_postgres.stop()
+    try:
+        with pytest.raises(BackendUnavailableError) as info:
+            repo.read_session(sid)
+        answer = adapter.last_response
+        with pytest.raises(BackendUnavailableError):
+            make_agent(repo, sid)  # an agent cannot start without its session
+    finally:
+        own_postgres.start()
+
+    # The first agent's read of its session, then two reads of 1 + 2 retries each.
+    assert adapter.attempts[("GET", session_path)] == 1 + 3 + 3
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert info.value.status_code == 503 and info.value.message == "database unavailable, retry later"
+    assert info.value.request_id == answer.json()["detail"]["request_id"] == answer.headers["X-Request-ID"]
+
+    wait_until_ready(backend_on_own_postgres.url)
+    resumed = make_agent(repo, sid, ["Yes, Bob."])
+    assert texts(resumed.messages) == ["I am Bob", "Hello Bob."]
+    resumed("Still there?")
+    assert texts(m.to_message() for m in repo.list_messages(sid, "assistant")) == [
+        "I am Bob", "Hello Bob.", "Still there?", "Yes, Bob.",
     ]
     repo.close()
