@@ -76,7 +76,7 @@ class HTTPClient:
     def open(
         self, path: str, method: str = "GET", *, json: Any = None, data: str | bytes | None = None,
         headers: Mapping[str, str] | None = None, content_type: str | None = None,
-        query_string: QueryString = None, **unsupported: Any,
+        query_string: QueryString = None, follow_redirects: bool = False, **unsupported: Any,
     ) -> HTTPResponse:
         """Send one request and return its response; refuses test-client options HTTP cannot carry."""
         if unsupported:
@@ -88,7 +88,7 @@ class HTTPClient:
         prepared = self._http.prepare_request(
             requests.Request(method, self.base_url + "/", json=json, data=body, headers=all_headers))
         prepared.url = self.base_url + self._target(path, query_string)
-        return HTTPResponse(self._http.send(prepared, timeout=self.timeout, allow_redirects=False))
+        return HTTPResponse(self._http.send(prepared, timeout=self.timeout, allow_redirects=follow_redirects))
 
     @staticmethod
     def _target(path: str, query_string: QueryString) -> str:

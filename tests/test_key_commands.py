@@ -11,6 +11,8 @@ from app.auth import fingerprint
 from helpers import SESSIONS, UNAUTHENTICATED, error_summary
 from key_helpers import bearer, create_key
 
+pytestmark = pytest.mark.over_http
+
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 

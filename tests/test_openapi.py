@@ -16,6 +16,8 @@ from app.blueprints import API_NAMES
 from app.config import load_settings
 from harness.database import TABLES, execute
 
+pytestmark = pytest.mark.over_http
+
 EXAMPLES_PER_OPERATION = 25
 load_all_checks()
 
