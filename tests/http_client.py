@@ -8,6 +8,7 @@ the tests use is offered, so a test that reaches for more fails loudly instead o
 from __future__ import annotations
 
 import json as jsonlib
+from functools import partialmethod
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
@@ -100,30 +101,11 @@ class HTTPClient:
             query = f"{query}&{extra}" if query else extra
         return f"{target}?{quote(query, safe='=&%+')}" if query else target
 
-    def get(self, path: str, **kwargs: Any) -> HTTPResponse:
-        """GET ``path``."""
-        return self.open(path, "GET", **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> HTTPResponse:
-        """POST to ``path``."""
-        return self.open(path, "POST", **kwargs)
-
-    def put(self, path: str, **kwargs: Any) -> HTTPResponse:
-        """PUT to ``path``."""
-        return self.open(path, "PUT", **kwargs)
-
-    def patch(self, path: str, **kwargs: Any) -> HTTPResponse:
-        """PATCH ``path``."""
-        return self.open(path, "PATCH", **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> HTTPResponse:
-        """DELETE ``path``."""
-        return self.open(path, "DELETE", **kwargs)
-
-    def options(self, path: str, **kwargs: Any) -> HTTPResponse:
-        """OPTIONS ``path``."""
-        return self.open(path, "OPTIONS", **kwargs)
-
-    def head(self, path: str, **kwargs: Any) -> HTTPResponse:
-        """HEAD ``path``."""
-        return self.open(path, "HEAD", **kwargs)
+    # Flask's test client names each method: client.get(path, ...), client.post(path, ...), ...
+    get = partialmethod(open, method="GET")
+    post = partialmethod(open, method="POST")
+    put = partialmethod(open, method="PUT")
+    patch = partialmethod(open, method="PATCH")
+    delete = partialmethod(open, method="DELETE")
+    options = partialmethod(open, method="OPTIONS")
+    head = partialmethod(open, method="HEAD")
