@@ -1,46 +1,12 @@
-"""The soak's fault tools: a PostgreSQL it may restart, and an HTTP adapter that records every failed attempt."""
+"""The soak's fault tools: an HTTP adapter that records every failed attempt (its PostgreSQL is harness.postgres)."""
 
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
-
-import pgserver
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-
-from app import migrations
-
-
-class OwnPostgres:
-    """A PostgreSQL of the soak's own (pgserver), so it can be restarted without disturbing anyone."""
-
-    def __init__(self, data_dir: Path) -> None:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        data_dir.mkdir(parents=True)
-        self._server = pgserver.get_server(data_dir, cleanup_mode="delete")
-        self.url = self._server.get_uri()
-        migrations.apply_schema(self.url)
-
-    def stop(self) -> None:
-        """Stop the server (fast shutdown: open connections are cut)."""
-        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._server.pgdata, user=self._server.system_user)
-
-    def start(self) -> None:
-        """Start the stopped server again, on the same URL; returns once it accepts connections."""
-        self._server.ensure_postgres_running()
-
-    def restart(self) -> None:
-        """Stop the server and start it again."""
-        self.stop()
-        self.start()
-
-    def remove(self) -> None:
-        """Stop the server and delete its data."""
-        self._server.cleanup()
 
 
 class ErrorLog(HTTPAdapter):

@@ -24,10 +24,11 @@ import requests
 from postgresql_session_repository import SessionRepositoryError, SyncPostgreSQLSessionRepository
 from strands.types.session import Session, SessionAgent, SessionMessage
 
+from harness.postgres import OwnPostgres
 from harness.server import Gunicorn
 
 from . import DATA_DIR, RESULTS_DIR, ROOT
-from .faults import ErrorLog, OwnPostgres
+from .faults import ErrorLog
 from .report import soak_table
 from .stats import TEXT
 

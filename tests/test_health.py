@@ -3,16 +3,14 @@ database without the schema this release needs is not ready, and the server says
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Iterator
 
-import pgserver
 import pytest
 import requests
 
 from app import create_app, db, migrations
 from app.config import load_settings
+from harness.postgres import OwnPostgres
 from harness.server import Gunicorn
 from helpers import (PROJECT_ROOT, SESSIONS, create_session, error_of, error_summary, execute, not_found,
                      scratch_database)
@@ -87,32 +85,10 @@ def test_a_database_a_migration_ahead_of_the_code_is_ready(empty_database):
     db.close_pool(app)
 
 
-class DisposablePostgres:
-    """A PostgreSQL of this test's own (pgserver), which the test may stop and start."""
-
-    def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True)
-        self._server = pgserver.get_server(data_dir, cleanup_mode="delete")
-        self.url = self._server.get_uri()
-        migrations.apply_schema(self.url)
-
-    def stop(self) -> None:
-        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._server.pgdata, user=self._server.system_user)
-
-    def start(self) -> None:
-        self._server.ensure_postgres_running()
-        assert self._server.get_uri() == self.url
-
-    def remove(self) -> None:
-        self._server.cleanup()
-
-
 @pytest.fixture(scope="module")
-def disposable_postgres() -> Iterator[DisposablePostgres]:
-    # Under the project, not the 0700 pytest temp dir: pgserver runs postgres as another user.
-    data_dir = PROJECT_ROOT / ".data" / "outage-test"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    server = DisposablePostgres(data_dir)
+def disposable_postgres() -> Iterator[OwnPostgres]:
+    """A PostgreSQL of this module's own, which its tests stop and start."""
+    server = OwnPostgres(PROJECT_ROOT / ".data" / "outage-test")
     yield server
     server.remove()
 

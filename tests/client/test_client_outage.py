@@ -12,8 +12,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from strands.types.exceptions import EventLoopException
 
-from bench.faults import OwnPostgres
-from bench.server import Gunicorn
+from harness.postgres import OwnPostgres
+from harness.server import Gunicorn
 from postgresql_session_repository import BackendUnavailableError, SyncPostgreSQLSessionRepository
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,6 @@ def test_outage_mid_conversation_then_recovery(own_backend, sid, make_agent):
 @pytest.fixture
 def own_postgres() -> Iterator[OwnPostgres]:
     """A PostgreSQL of the test's own, which it may stop and start."""
-    # Under the project, not the 0700 pytest temp dir: pgserver runs postgres as another user.
     postgres = OwnPostgres(ROOT / ".data" / "client-outage-postgres")
     yield postgres
     postgres.remove()
