@@ -42,11 +42,17 @@ class HTTPResponse:
         """The body, as bytes or decoded text."""
         return self._response.content.decode("utf-8") if as_text else self._response.content
 
-    def get_json(self) -> Any:
-        """The body parsed as JSON when the response says it is JSON, else None (as Flask's)."""
+    def get_json(self, silent: bool = False) -> Any:
+        """The body parsed as JSON when the response says it is JSON, else None (as Flask's);
+        ``silent`` answers None for a body that does not parse, too."""
         if self.mimetype != "application/json":
             return None
-        return jsonlib.loads(self._response.content)
+        try:
+            return jsonlib.loads(self._response.content)
+        except ValueError:
+            if silent:
+                return None
+            raise
 
 
 class HTTPClient:

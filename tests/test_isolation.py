@@ -18,6 +18,8 @@ from app import create_app
 from helpers import SESSIONS, UNAUTHENTICATED, agent_url, error_summary, execute, message_url
 from key_helpers import bearer
 
+pytestmark = pytest.mark.over_http
+
 STATE = {"id": "swarm", "status": "executing"}
 # team-a's records (see a_owns_everything) that fill the path of every request.
 PATH_ARGUMENTS = {"session_id": "s", "agent_id": "a", "message_id": "0", "multi_agent_id": "swarm"}
