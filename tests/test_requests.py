@@ -73,7 +73,7 @@ def test_absurdly_deep_json_is_rejected_not_a_crash(client):
     assert response.status_code == 400
 
 
-@pytest.mark.in_process("changes app.config; gunicorn with the limit from its environment: test_through_gunicorn.py")
+@pytest.mark.in_process("changes app.config; gunicorn with the limit from its environment: test_config.py")
 def test_body_over_max_content_length_is_413(app):
     app.config["MAX_CONTENT_LENGTH"] = 1024
     client = app.test_client()

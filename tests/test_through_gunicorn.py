@@ -1,7 +1,10 @@
-"""What only a server configured from its environment shows: the body limit, CORS and the logs, through gunicorn.
+"""What only a server configured from its environment shows: a chunked body's limit, CORS and the logs,
+through gunicorn.
 
 The in-process tests set these through the app's settings; here gunicorn reads them from the
-environment, as a deployment does, and the requests travel over real HTTP (chunked bodies included).
+environment, as a deployment does, and the requests travel over real HTTP: a chunked body as
+gunicorn hands it over, the CORS headers as a browser gets them, the log lines as gunicorn writes them.
+(A body with a Content-Length over the limit: tests/test_config.py.)
 """
 
 from __future__ import annotations
@@ -61,17 +64,6 @@ def assert_payload_too_large(response: requests.Response) -> None:
     assert detail["error"] == "PayloadTooLargeError"
     assert "MAX_CONTENT_LENGTH" in detail["message"]
     assert detail["request_id"] == response.headers["X-Request-ID"]
-
-
-def test_a_body_over_max_content_length_from_the_environment_is_413_and_stores_nothing(server, http):
-    url = server.url + message_url("s", "a")
-
-    over = http.post(url, data=message_body(LIMIT + 1), headers={"Content-Type": "application/json"}, timeout=10)
-
-    assert_payload_too_large(over)
-    assert http.get(server.url + message_url("s", "a", 0), timeout=10).status_code == 404
-    at_limit = http.post(url, data=message_body(LIMIT), headers={"Content-Type": "application/json"}, timeout=10)
-    assert at_limit.status_code == 201, at_limit.text
 
 
 def test_a_chunked_body_over_max_content_length_is_413_not_cut_at_the_limit(server, http):
