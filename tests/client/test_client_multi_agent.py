@@ -72,7 +72,8 @@ def node_ids(nodes) -> list[str]:
 
 def run_until_the_writer_starts(url: str, session_id: str) -> None:
     """Run the swarm in a process of its own and kill it (SIGKILL) while the writer works."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "client"), str(ROOT / "examples" / "session_agent")])}
+    # As a user's project runs it: the client and the scripted model as top-level modules.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "client"), str(ROOT / "examples/session_agent")])}
     child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("swarm_team.py")), url, session_id],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
