@@ -119,7 +119,7 @@ class JSONAccessLogger(Logger):
         }
         try:
             self.access_log.info(json.dumps(entry, default=str))
-        except Exception:  # a log line must never fail the request
+        except Exception:  # noqa: BLE001 - a log line must never fail the request, whatever broke it
             self.exception("could not write the access log")
 
 

@@ -42,9 +42,7 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except (pg_errors.UndefinedTable, pg_errors.UndefinedColumn, pg_errors.UndefinedFunction):
-            raise click.ClickException(
-                "the database schema is out of date: run `session-backend init-db`"
-            ) from None
+            raise click.ClickException("the database schema is out of date: run `session-backend init-db`") from None
         except psycopg2.OperationalError as exc:
             # psycopg2 names the host and port, never the password.
             raise click.ClickException(f"the database is unreachable: {str(exc).strip()}") from None
@@ -96,8 +94,17 @@ def run_command(host: str | None, port: int | None, gunicorn_args: tuple[str, ..
         os.environ["API_HOST"] = host
     if port is not None:
         os.environ["API_PORT"] = str(port)
-    argv = [sys.executable, "-m", "gunicorn", "-c", str(directory / "gunicorn.conf.py"),
-            "--pythonpath", str(directory), *gunicorn_args, "wsgi:app"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(directory / "gunicorn.conf.py"),
+        "--pythonpath",
+        str(directory),
+        *gunicorn_args,
+        "wsgi:app",
+    ]
     sys.stdout.flush()
     sys.stderr.flush()
     # gunicorn takes this process's place, so Ctrl-C and SIGTERM reach its master directly.

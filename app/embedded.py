@@ -21,9 +21,9 @@ import signal
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
 
 from .config import Settings, load_settings
 from .migrations import apply_schema
@@ -145,7 +145,7 @@ def main(argv: list[str]) -> int:
         return 2
     settings = load_settings()
     if settings.database_url is not None:
-        print("DATABASE_URL is set: run the tool on it directly, e.g. psql \"$DATABASE_URL\"", file=sys.stderr)
+        print('DATABASE_URL is set: run the tool on it directly, e.g. psql "$DATABASE_URL"', file=sys.stderr)
         return 2
     url = start(settings.embedded_data_dir, progress=lambda line: print(line, file=sys.stderr))
     # Ctrl-C belongs to the tool (psql cancels the running query); a handler, unlike SIG_IGN,

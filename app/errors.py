@@ -120,8 +120,7 @@ def _unavailable(exc: Exception) -> Response:
 def _schema_behind(exc: Exception) -> Response:
     # A deployment error, not the client's: the database lacks a table or function this version
     # queries, so every request would fail until `init-db` runs. Retrying later is right.
-    logger.error("database schema is older than this version (%s): run `session-backend init-db`",
-                 type(exc).__name__)
+    logger.error("database schema is older than this version (%s): run `session-backend init-db`", type(exc).__name__)
     return error_response(ServiceUnavailableError("database schema is not up to date, retry later"))
 
 

@@ -69,7 +69,9 @@ def database() -> Response:
         return _answer({"status": "unhealthy", "database": "unreachable"}, 503)
     if current:
         return _answer({"status": "healthy", "database": "connected", "schema": "up to date"})
-    return _answer({"status": "healthy", "database": "connected", "schema": "out of date", "reason": SCHEMA_OUT_OF_DATE})
+    return _answer(
+        {"status": "healthy", "database": "connected", "schema": "out of date", "reason": SCHEMA_OUT_OF_DATE}
+    )
 
 
 @bp.get("/live")

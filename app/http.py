@@ -81,8 +81,12 @@ def _body() -> bytes:
     """
     raw = request.get_data(cache=False)
     limit = request.max_content_length
-    if limit is not None and request.content_length is None and len(raw) >= limit \
-            and request.environ["wsgi.input"].read(1):
+    if (
+        limit is not None
+        and request.content_length is None
+        and len(raw) >= limit
+        and request.environ["wsgi.input"].read(1)
+    ):
         raise RequestEntityTooLarge()
     return raw
 
@@ -103,10 +107,16 @@ def load_query(schema: Schema) -> dict[str, Any]:
 
 def _refuse_unexpected_query() -> None:
     """Refuse a query string on an API endpoint that reads none (422 naming each parameter)."""
-    if (request.args and request.endpoint is not None and request.endpoint not in QUERY_ENDPOINTS
-            and request.path.startswith("/api/") and request.method != "OPTIONS"):
-        raise RequestValidationError("request failed validation",
-                                     fields={name: [UNKNOWN_PARAMETER] for name in request.args})
+    if (
+        request.args
+        and request.endpoint is not None
+        and request.endpoint not in QUERY_ENDPOINTS
+        and request.path.startswith("/api/")
+        and request.method != "OPTIONS"
+    ):
+        raise RequestValidationError(
+            "request failed validation", fields={name: [UNKNOWN_PARAMETER] for name in request.args}
+        )
 
 
 def _assign_request_id() -> None:
@@ -135,8 +145,9 @@ def _refuse_encoded_separators() -> None:
     segments = raw.split("/")
     # Each offending segment becomes a marker (NUL and its index); a client-sent NUL that happens to
     # spell one could only add a name to the 422.
-    marked = [f"\x00{i}" if _ENCODED_SEPARATOR.search(segment) else unquote(segment)
-              for i, segment in enumerate(segments)]
+    marked = [
+        f"\x00{i}" if _ENCODED_SEPARATOR.search(segment) else unquote(segment) for i, segment in enumerate(segments)
+    ]
     markers = {segment for segment in marked if segment.startswith("\x00")}
     path = "/".join(marked)
     try:

@@ -62,8 +62,7 @@ def create_key(namespace: str, as_json: bool) -> None:
 def _first_key_note(default_sessions: int, namespace: str) -> str:
     """What creating the first key changes for requests without a key, and for what they wrote."""
     sessions = f"{default_sessions} session{'' if default_sessions == 1 else 's'} now"
-    reach = ("this key reads them" if namespace == "default"
-             else "create a key with --namespace default to reach them")
+    reach = "this key reads them" if namespace == "default" else "create a key with --namespace default to reach them"
     return (
         "Authentication is now on: API requests without a key are refused (401), also after every key "
         f"is revoked, until {_ALLOW_KEYLESS} or AUTH_DISABLED=true. "
@@ -76,7 +75,7 @@ def _first_key_note(default_sessions: int, namespace: str) -> str:
 def list_keys(as_json: bool) -> None:
     """List keys: id, namespace, status and when each was created, last used and revoked (never the keys)."""
     conn = get_db()
-    rows = [dict(zip(LIST_COLUMNS, row)) for row in queries.list_api_keys(conn)]
+    rows = [dict(zip(LIST_COLUMNS, row, strict=True)) for row in queries.list_api_keys(conn)]
     if as_json:
         click.echo(json.dumps(rows))
     else:
@@ -89,7 +88,7 @@ def _print_table(rows: list[dict]) -> None:
     lines = [list(TABLE_HEADER)] + [[_cell(row[column]) for column in LIST_COLUMNS] for row in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(TABLE_HEADER))]
     for line in lines:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
 
 
 def _cell(value: str | None) -> str:
@@ -102,11 +101,15 @@ def _cell(value: str | None) -> str:
 def _keyless_status(conn: connection) -> str:
     """One line on what a request without a key gets in development (production always refuses it)."""
     if not queries.keys_required(conn):
-        return ("No key requires authentication: API requests without a key are served in the 'default' "
-                "namespace (not with ENVIRONMENT=production).")
+        return (
+            "No key requires authentication: API requests without a key are served in the 'default' "
+            "namespace (not with ENVIRONMENT=production)."
+        )
     if queries.count_active_api_keys(conn) == 0:
-        return ("No active key: every API request is refused (401) until a key is created; "
-                f"{_ALLOW_KEYLESS} serves requests without a key again.")
+        return (
+            "No active key: every API request is refused (401) until a key is created; "
+            f"{_ALLOW_KEYLESS} serves requests without a key again."
+        )
     return "API requests without a key are refused (401)."
 
 
@@ -151,12 +154,15 @@ def allow_keyless(yes: bool) -> None:
     if active:
         raise click.ClickException(
             f"{active} active key{'s remain' if active != 1 else ' remains'}: revoke "
-            f"{'them' if active != 1 else 'it'} first (`session-backend keys list`, `session-backend keys revoke KEY_ID`)"
+            f"{'them' if active != 1 else 'it'} first "
+            "(`session-backend keys list`, `session-backend keys revoke KEY_ID`)"
         )
     if not yes:
         raise click.ClickException(
             "this lets API requests without a key in, in the 'default' namespace: run again with --yes to confirm"
         )
     queries.allow_keyless(conn)
-    click.echo("API requests without a key are served again, in the 'default' namespace (not with "
-               "ENVIRONMENT=production). Creating a key turns authentication back on.")
+    click.echo(
+        "API requests without a key are served again, in the 'default' namespace (not with "
+        "ENVIRONMENT=production). Creating a key turns authentication back on."
+    )

@@ -99,9 +99,7 @@ def get_message(session_id: str, agent_id: str, message_id: int) -> Response:
         200: {description: The message, content: {application/json: {schema: Message}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    body = queries.get_message(
-        get_db(), **g.caller, session_id=session_id, agent_id=agent_id, message_id=message_id
-    )
+    body = queries.get_message(get_db(), **g.caller, session_id=session_id, agent_id=agent_id, message_id=message_id)
     return json_response(found(body, "message"))
 
 
@@ -148,9 +146,7 @@ def delete_message(session_id: str, agent_id: str, message_id: int) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
     """
     found(
-        queries.delete_message(
-            get_db(), **g.caller, session_id=session_id, agent_id=agent_id, message_id=message_id
-        ),
+        queries.delete_message(get_db(), **g.caller, session_id=session_id, agent_id=agent_id, message_id=message_id),
         "message",
     )
     return no_content()

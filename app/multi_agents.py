@@ -60,9 +60,7 @@ def get_multi_agent(session_id: str, multi_agent_id: str) -> Response:
         200: {description: The stored state, content: {application/json: {schema: MultiAgentState}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    body = queries.get_multi_agent(
-        get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id
-    )
+    body = queries.get_multi_agent(get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id)
     return json_response(found(body, "multi-agent state"))
 
 
@@ -112,9 +110,7 @@ def delete_multi_agent(session_id: str, multi_agent_id: str) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
     """
     found(
-        queries.delete_multi_agent(
-            get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id
-        ),
+        queries.delete_multi_agent(get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id),
         "multi-agent state",
     )
     return no_content()

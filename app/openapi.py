@@ -4,8 +4,9 @@ flasgger (Swagger UI at /docs) and ReDoc at /redoc, every asset from this servic
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import flask_redoc
 from apispec import APISpec
@@ -20,8 +21,20 @@ from .blueprints import API_NAMES
 from .version import VERSION
 
 _SCHEMAS = (
-    "SessionCreate", "SessionUpdate", "Session", "SessionPage", "AgentCreate", "AgentUpdate", "Agent",
-    "AgentList", "MessageCreate", "MessageUpdate", "Message", "MessagePage", "MultiAgentState", "Error",
+    "SessionCreate",
+    "SessionUpdate",
+    "Session",
+    "SessionPage",
+    "AgentCreate",
+    "AgentUpdate",
+    "Agent",
+    "AgentList",
+    "MessageCreate",
+    "MessageUpdate",
+    "Message",
+    "MessagePage",
+    "MultiAgentState",
+    "Error",
     "HealthStatus",
 )
 TITLE = "session-backend API"
@@ -94,7 +107,9 @@ def _path_parameter(name: str) -> dict[str, Any]:
         description = f"The message's index in the conversation, 0 to {schemas.MAX_MESSAGE_ID}."
     else:
         schema = {
-            "type": "string", "minLength": 1, "maxLength": schemas.IDENTIFIER_MAX_LENGTH,
+            "type": "string",
+            "minLength": 1,
+            "maxLength": schemas.IDENTIFIER_MAX_LENGTH,
             "pattern": schemas.IDENTIFIER_PATTERN,
         }
         owner = name.removesuffix("_id").replace("_", "-")

@@ -13,8 +13,5 @@ def page_window(query: dict[str, Any], default_limit: int) -> tuple[int, int, in
     ``offset`` falls on.
     """
     limit = query.get("page_size") or query.get("limit") or default_limit
-    if "page" in query:
-        offset = (query["page"] - 1) * limit
-    else:
-        offset = query.get("offset", 0)
+    offset = (query["page"] - 1) * limit if "page" in query else query.get("offset", 0)
     return limit, offset, offset // limit + 1

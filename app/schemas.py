@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
@@ -102,7 +102,7 @@ def postgres_utc(value: datetime) -> str:
     year back keeps every date (the Gregorian calendar repeats every 400 years).
     """
     shift = 400 if value.year <= 5000 else -400
-    utc = value.replace(year=value.year + shift).astimezone(timezone.utc)
+    utc = value.replace(year=value.year + shift).astimezone(UTC)
     year = utc.year - shift
     era = "" if year > 0 else " BC"  # PostgreSQL has no year 0: 1 BC precedes AD 1
     return f"{year if year > 0 else 1 - year:04d}-{utc:%m-%dT%H:%M:%S.%f}+00:00{era}"
@@ -116,7 +116,7 @@ class _Timestamp(fields.AwareDateTime):
 
 def Timestamp(description: str) -> fields.AwareDateTime:  # noqa: N802 - reads like a field class
     """An optional ISO 8601 timestamp, loaded as UTC text for PostgreSQL; one without a zone is UTC."""
-    return _Timestamp(load_default=None, default_timezone=timezone.utc, metadata={"description": description})
+    return _Timestamp(load_default=None, default_timezone=UTC, metadata={"description": description})
 
 
 _CREATED_AT = "When the record was made (ISO 8601; no zone means UTC); the server's clock when absent."
@@ -175,7 +175,7 @@ class QuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    error_messages = {"unknown": UNKNOWN_PARAMETER}
+    error_messages = {"unknown": UNKNOWN_PARAMETER}  # noqa: RUF012 - marshmallow reads it from the class
 
 
 class SessionCreate(RequestSchema):
@@ -189,7 +189,8 @@ class SessionCreate(RequestSchema):
 
 class SessionUpdate(RequestSchema):
     session_type = fields.String(
-        load_default=None, validate=validate.OneOf(SESSION_TYPES),
+        load_default=None,
+        validate=validate.OneOf(SESSION_TYPES),
         metadata={"description": "The new type; the stored one is kept when absent."},
     )
 
@@ -239,7 +240,8 @@ class MessageUpdate(RequestSchema):
         required=True, metadata={"description": "The Strands message (`role`, `content`), any JSON object."}
     )
     redact_message = JSONDocument(
-        load_default=None, allow_none=True,
+        load_default=None,
+        allow_none=True,
         metadata={"description": "What to show instead of `message` once a guardrail redacted it, or null."},
     )
 
@@ -275,18 +277,23 @@ class PageQuery(QuerySchema):
         metadata={"description": "Items per page, 1-1000 (50 sessions or 100 messages when absent)."},
     )
     offset = fields.Integer(
-        load_default=0, validate=validate.Range(0, MAX_MESSAGE_ID),
+        load_default=0,
+        validate=validate.Range(0, MAX_MESSAGE_ID),
         metadata={"description": "Items to skip before the page, by position. Not with a `page`."},
     )
     page = fields.Integer(
         validate=validate.Range(1, MAX_MESSAGE_ID),
-        metadata={"description": "Page number from 1, in pages of `page_size` (or `limit`); "
-                                 "sets the offset. Not with a non-zero `offset`."},
+        metadata={
+            "description": "Page number from 1, in pages of `page_size` (or `limit`); "
+            "sets the offset. Not with a non-zero `offset`."
+        },
     )
     page_size = fields.Integer(
         validate=validate.Range(1, 1000),
-        metadata={"description": "Items per page, 1-1000: another name for `limit`, from the original API; "
-                                 "when both are given they must be equal."},
+        metadata={
+            "description": "Items per page, 1-1000: another name for `limit`, from the original API; "
+            "when both are given they must be equal."
+        },
     )
 
     @validates_schema
@@ -311,18 +318,23 @@ class SessionListQuery(PageQuery):
 
 class MessageListQuery(PageQuery):
     order = fields.String(
-        load_default="asc", validate=validate.OneOf(("asc", "desc")),
+        load_default="asc",
+        validate=validate.OneOf(("asc", "desc")),
         metadata={"description": "`asc`: oldest message first; `desc`: newest first (then `after` means before)."},
     )
     after = MessageId(
         strict=False,
-        metadata={"description": "Keyset paging: only messages whose `message_id` comes after this one in "
-                                 "`order`. Pass the previous page's `next_after`."},
+        metadata={
+            "description": "Keyset paging: only messages whose `message_id` comes after this one in "
+            "`order`. Pass the previous page's `next_after`."
+        },
     )
     include_total = fields.Boolean(
         load_default=True,
-        metadata={"description": "Count the agent's messages into `total`; `false` leaves it null and "
-                                 "saves counting a long conversation."},
+        metadata={
+            "description": "Count the agent's messages into `total`; `false` leaves it null and "
+            "saves counting a long conversation."
+        },
     )
 
 
@@ -365,7 +377,8 @@ class HealthStatus(Schema):
 class SessionPage(Schema):
     sessions = fields.List(fields.Nested(Session), required=True)
     next_cursor = fields.String(
-        allow_none=True, required=True,
+        allow_none=True,
+        required=True,
         metadata={"description": "Pass as `cursor` for the next page; null on the last page."},
     )
     limit = fields.Integer()
@@ -381,7 +394,8 @@ class AgentList(Schema):
 class MessagePage(Schema):
     messages = fields.List(fields.Nested(Message), required=True)
     total = fields.Integer(
-        required=True, allow_none=True,
+        required=True,
+        allow_none=True,
         metadata={"description": "How many messages the agent has; null with `include_total=false`."},
     )
     limit = fields.Integer(required=True)
@@ -389,6 +403,7 @@ class MessagePage(Schema):
     page = fields.Integer(required=True)
     page_size = fields.Integer(required=True)
     next_after = fields.Integer(
-        allow_none=True, required=True,
+        allow_none=True,
+        required=True,
         metadata={"description": "Pass as `after` for the next page; null on the last page."},
     )

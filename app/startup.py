@@ -139,4 +139,3 @@ def announce(listeners: list[str]) -> None:
         logging.getLogger(name).addFilter(repeated)
     lines = banner(listeners, settings_of(app), embedded.running_data_dir(), not_ready, auth)
     print(lines, file=sys.stderr, flush=True)
-

@@ -11,7 +11,7 @@ import json
 import os
 import platform
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from harness.database import execute
 from harness.server import Gunicorn
@@ -36,21 +36,33 @@ def main() -> dict:
     began = time.monotonic()
     url, source = database_url()
     floor.prepare(url)
-    results: dict = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version(),
-                                 "postgresql": execute(url, "SHOW server_version")[0][0], "database": source,
-                                 "load_average_at_start": os.getloadavg()[0]}}
+    results: dict = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": len(os.sched_getaffinity(0)),
+            "python": platform.python_version(),
+            "postgresql": execute(url, "SHOW server_version")[0][0],
+            "database": source,
+            "load_average_at_start": os.getloadavg()[0],
+        },
+    }
     print(f"bench: database: {source}", flush=True)
 
     log(began, "floor")
     fl = repeat(repeats, lambda i: floor.single_insert_and_select(url, i, 500))
     fl["concurrent_inserts_per_s"] = repeat(
-        repeats, lambda i: floor.concurrent_inserts(url, i, CONNECTIONS, seconds / 2))["inserts_per_s"]
+        repeats, lambda i: floor.concurrent_inserts(url, i, CONNECTIONS, seconds / 2)
+    )["inserts_per_s"]
     results["floor"] = fl
 
     with Gunicorn(url, DATA_DIR / "bench" / "gunicorn.log") as server:
-        results["config"] = {"workers": len(server.workers()), "threads": int(os.environ.get("GUNICORN_THREADS", 4)),
-                             "repeats": repeats, "wrk_seconds": seconds, "connections": CONNECTIONS}
+        results["config"] = {
+            "workers": len(server.workers()),
+            "threads": int(os.environ.get("GUNICORN_THREADS", 4)),
+            "repeats": repeats,
+            "wrk_seconds": seconds,
+            "connections": CONNECTIONS,
+        }
         log(began, f"1. sequential latency ({results['config']['workers']} workers)")
         results["latency"] = repeat(repeats, lambda i: latency.run(server.url, i, 200))
         results["latency"].pop("runs")
@@ -91,7 +103,7 @@ def main() -> dict:
     results["elapsed_seconds"] = round(time.monotonic() - began, 1)
     print("\n" + report.table(results) + f"\n\nbench: {results['elapsed_seconds']} s", flush=True)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    path = RESULTS_DIR / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(results, indent=2))
     print(f"bench: results written to {path.relative_to(RESULTS_DIR.parent.parent)}")
     return results

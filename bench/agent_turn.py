@@ -13,12 +13,13 @@ import logging
 import time
 from typing import Any
 
-from postgresql_session_repository import SyncPostgreSQLSessionRepository
-from scripted_model import ScriptedModel
 from strands import Agent
 from strands.session.repository_session_manager import RepositorySessionManager
 from strands.session.session_repository import SessionRepository
 from strands.types.session import Session, SessionAgent, SessionMessage
+
+from postgresql_session_repository import SyncPostgreSQLSessionRepository
+from scripted_model import ScriptedModel
 
 from .stats import TEXT, latency_summary
 
@@ -61,17 +62,22 @@ class MemoryRepository(SessionRepository):
 
     update_message = create_message
 
-    def list_messages(self, session_id: str, agent_id: str, limit: int | None = None, offset: int = 0,
-                      **kwargs: Any) -> list[SessionMessage]:
+    def list_messages(
+        self, session_id: str, agent_id: str, limit: int | None = None, offset: int = 0, **kwargs: Any
+    ) -> list[SessionMessage]:
         """The agent's messages in id order, sliced like the interface says."""
         found = sorted((k[2], v) for k, v in self.items.items() if k[:2] == (session_id, agent_id) and len(k) == 3)
-        return [v for _, v in found][offset:None if limit is None else offset + limit]
+        return [v for _, v in found][offset : None if limit is None else offset + limit]
 
 
 def _turns(repository: SessionRepository, session_id: str, turns: int) -> list[float]:
     manager = RepositorySessionManager(session_id=session_id, session_repository=repository)
-    agent = Agent(model=ScriptedModel(itertools.repeat("Noted.")), agent_id="assistant", callback_handler=None,
-                  session_manager=manager)
+    agent = Agent(
+        model=ScriptedModel(itertools.repeat("Noted.")),
+        agent_id="assistant",
+        callback_handler=None,
+        session_manager=manager,
+    )
     times = []
     for i in range(WARM_UP_TURNS + turns):
         started = time.perf_counter()

@@ -15,7 +15,8 @@ import json
 import logging
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .database import database_url
 from .stats import TEXT
@@ -26,10 +27,19 @@ WARM_UP = 300
 
 def _environ(method: str, path: str, body: bytes = b"") -> dict[str, Any]:
     return {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json",
-        "HTTP_HOST": "127.0.0.1:8000", "wsgi.errors": sys.stderr, "REMOTE_ADDR": "127.0.0.1",
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/json",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "wsgi.errors": sys.stderr,
+        "REMOTE_ADDR": "127.0.0.1",
     }
 
 
@@ -62,8 +72,10 @@ def main() -> None:
     logging.getLogger("app").setLevel(logging.ERROR)
     sid = f"app-cpu-{time.time_ns()}"
     sessions = "/api/v1/sessions"
-    for path, body in ((sessions, {"session_id": sid}),
-                       (f"{sessions}/{sid}/agents", {"agent_id": "a", "state": {}, "conversation_manager_state": {}})):
+    for path, body in (
+        (sessions, {"session_id": sid}),
+        (f"{sessions}/{sid}/agents", {"agent_id": "a", "state": {}, "conversation_manager_state": {}}),
+    ):
         b"".join(app(_environ("POST", path, json.dumps(body).encode()), lambda *a: None))
     message = {"role": "user", "content": [{"text": TEXT[:900]}]}
     appends = f"{sessions}/{sid}/agents/a/messages"
@@ -71,8 +83,11 @@ def main() -> None:
     for name, environs, expect in (
         ("GET /health/live", lambda i: _environ("GET", "/health/live"), "200"),
         ("GET session", lambda i: _environ("GET", f"{sessions}/{sid}"), "200"),
-        ("POST message", lambda i: _environ("POST", appends, json.dumps({"message_id": i, "message": message}).encode()),
-         "201"),
+        (
+            "POST message",
+            lambda i: _environ("POST", appends, json.dumps({"message_id": i, "message": message}).encode()),
+            "201",
+        ),
     ):
         print(f"{name:18} {_cpu_us_per_request(app, environs, expect):7.1f} µs", flush=True)
     _parts_of_an_append(app, sid, message)

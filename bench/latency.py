@@ -14,8 +14,18 @@ from urllib.parse import urlsplit
 
 from .stats import MESSAGE, latency_summary
 
-OPERATIONS = ("create_session", "get_session", "update_session", "create_agent", "get_agent", "update_agent",
-              "create_message", "get_message", "update_message", "list_100_messages")
+OPERATIONS = (
+    "create_session",
+    "get_session",
+    "update_session",
+    "create_agent",
+    "get_agent",
+    "update_agent",
+    "create_message",
+    "get_message",
+    "update_message",
+    "list_100_messages",
+)
 
 
 class Http:

@@ -50,8 +50,25 @@ def main() -> None:
         load = threading.Thread(target=throughput.run, args=(server, 0, 16, SECONDS + 4))
         load.start()
         raw = Path(tmp) / "worker.raw"
-        subprocess.run([py_spy, "record", "--gil", "-r", "200", "-d", str(SECONDS), "--format", "raw",
-                        "-o", str(raw), "-p", str(server.workers()[0])], check=True, capture_output=True)
+        subprocess.run(
+            [
+                py_spy,
+                "record",
+                "--gil",
+                "-r",
+                "200",
+                "-d",
+                str(SECONDS),
+                "--format",
+                "raw",
+                "-o",
+                str(raw),
+                "-p",
+                str(server.workers()[0]),
+            ],
+            check=True,
+            capture_output=True,
+        )
         load.join()
         for share, frame in top_frames(raw):
             print(f"{share:5.1f}%  {frame}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # (what, target text, measured value, limit, higher_is_better)
 Target = tuple[str, str, Callable[[dict], float], float, bool]
@@ -10,8 +11,13 @@ Target = tuple[str, str, Callable[[dict], float], float, bool]
 TARGETS: list[Target] = [
     ("server CPU per append (ms)", "<= 0.5", lambda r: r["appends"]["server_cpu_ms_per_request"], 0.5, False),
     ("concurrent appends (req/s)", ">= 1500", lambda r: r["appends"]["requests_per_s"], 1500, True),
-    ("concurrent appends / floor's concurrent inserts", ">= 0.25", lambda r: r["ratios"]["appends_to_floor"],
-     0.25, True),
+    (
+        "concurrent appends / floor's concurrent inserts",
+        ">= 0.25",
+        lambda r: r["ratios"]["appends_to_floor"],
+        0.25,
+        True,
+    ),
     ("create-message p50 / floor insert p50", "<= 3", lambda r: r["ratios"]["create_message_to_floor"], 3, False),
     ("list-100 p50 / floor select p50", "<= 2", lambda r: r["ratios"]["list_100_to_floor"], 2, False),
     ("steady agent turn p50 (ms)", "<= 3.5", lambda r: r["agent_turn"]["through_http"]["p50_ms"], 3.5, False),
@@ -19,8 +25,13 @@ TARGETS: list[Target] = [
     ("restore 100,000 (s)", "<= 2.5", lambda r: r["restore"]["100000"]["seconds"], 2.5, False),
     ("page after 99,900 / first page", "<= 1.2", lambda r: r["deep_paging"]["keyset_ratio_to_first"], 1.2, False),
     ("worker peak RSS (MB)", "<= 100", lambda r: r["memory"]["workers_after_restore"]["peak_rss_mb"], 100, False),
-    ("client 100k restore peak / restored size", "<= 3",
-     lambda r: r["memory"]["client_100k_restore"]["peak_to_restored_ratio"], 3, False),
+    (
+        "client 100k restore peak / restored size",
+        "<= 3",
+        lambda r: r["memory"]["client_100k_restore"]["peak_to_restored_ratio"],
+        3,
+        False,
+    ),
 ]
 
 
@@ -35,8 +46,15 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         met = value >= limit if higher else value <= limit
         factor = (limit / value if higher else value / limit) if value else 0.0
-        checked.append({"target": name, "limit": text, "measured": round(value, 3), "met": met,
-                        "factor_of_limit": round(factor, 2)})
+        checked.append(
+            {
+                "target": name,
+                "limit": text,
+                "measured": round(value, 3),
+                "met": met,
+                "factor_of_limit": round(factor, 2),
+            }
+        )
     return checked
 
 
@@ -44,7 +62,7 @@ def _rows(title: str, rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [title, "-" * len(title)]
     for row in rows:
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return "\n".join(lines)
 
 
@@ -54,14 +72,33 @@ def _f(value: Any, digits: int = 2) -> str:
 
 def soak_table(s: dict[str, Any]) -> str:
     """A soak's summary as a plain-text table."""
-    return _rows(f"Soak ({s['clients']} clients, {s['seconds']:.0f} s, worker kill + PostgreSQL restart)", [
-        ("acknowledged", "lost", "duplicates", "corrupt", "HTTP errors by kind", "failed after retries",
-         "database down s", "recovery s", "after worker kill s"),
-        (_f(s["acknowledged"], 0), _f(s["lost"], 0), _f(s["duplicates"], 0), _f(s["corrupt"], 0),
-         ", ".join(f"{k}: {v}" for k, v in s["http_errors"].items()) or "none",
-         ", ".join(f"{k}: {v}" for k, v in s["failures_after_retries"].items()) or "none",
-         _f(s["database_down_seconds"]), _f(s["recovery_seconds"]), _f(s["worker_kill_recovery_seconds"])),
-    ])
+    return _rows(
+        f"Soak ({s['clients']} clients, {s['seconds']:.0f} s, worker kill + PostgreSQL restart)",
+        [
+            (
+                "acknowledged",
+                "lost",
+                "duplicates",
+                "corrupt",
+                "HTTP errors by kind",
+                "failed after retries",
+                "database down s",
+                "recovery s",
+                "after worker kill s",
+            ),
+            (
+                _f(s["acknowledged"], 0),
+                _f(s["lost"], 0),
+                _f(s["duplicates"], 0),
+                _f(s["corrupt"], 0),
+                ", ".join(f"{k}: {v}" for k, v in s["http_errors"].items()) or "none",
+                ", ".join(f"{k}: {v}" for k, v in s["failures_after_retries"].items()) or "none",
+                _f(s["database_down_seconds"]),
+                _f(s["recovery_seconds"]),
+                _f(s["worker_kill_recovery_seconds"]),
+            ),
+        ],
+    )
 
 
 def table(results: dict[str, Any]) -> str:
@@ -69,14 +106,21 @@ def table(results: dict[str, Any]) -> str:
     floor = results["floor"]
     ins, sel = floor["insert"]["p50_ms"], floor["select_100"]["p50_ms"]
     m = results["machine"]
-    parts = [f"{m['cpus']} CPUs, PostgreSQL {m['postgresql']} ({m['database']}), load average "
-             f"{m['load_average_at_start']:.1f} at start, {m.get('load_average_at_end', 0):.1f} at end"]
-    parts.append(_rows("Floor (psycopg2, same database, same run)", [
-        ("what", "p50 ms", "p99 ms", "rate/s"),
-        ("BEGIN; INSERT 1 KB jsonb; COMMIT", _f(ins, 3), _f(floor["insert"]["p99_ms"], 3), ""),
-        ("SELECT 100 messages", _f(sel, 3), _f(floor["select_100"]["p99_ms"], 3), ""),
-        ("16 connections inserting", "", "", _f(floor["concurrent_inserts_per_s"], 0)),
-    ]))
+    parts = [
+        f"{m['cpus']} CPUs, PostgreSQL {m['postgresql']} ({m['database']}), load average "
+        f"{m['load_average_at_start']:.1f} at start, {m.get('load_average_at_end', 0):.1f} at end"
+    ]
+    parts.append(
+        _rows(
+            "Floor (psycopg2, same database, same run)",
+            [
+                ("what", "p50 ms", "p99 ms", "rate/s"),
+                ("BEGIN; INSERT 1 KB jsonb; COMMIT", _f(ins, 3), _f(floor["insert"]["p99_ms"], 3), ""),
+                ("SELECT 100 messages", _f(sel, 3), _f(floor["select_100"]["p99_ms"], 3), ""),
+                ("16 connections inserting", "", "", _f(floor["concurrent_inserts_per_s"], 0)),
+            ],
+        )
+    )
     rows = [("operation", "p50 ms", "p90 ms", "p99 ms", "p50 / floor")]
     for op, lat in results["latency"].items():
         base = sel if op.startswith("list") else ins
@@ -84,40 +128,81 @@ def table(results: dict[str, Any]) -> str:
     parts.append(_rows("1. Sequential latency (one keep-alive connection)", rows))
     ap = results["appends"]
     live = results["liveness"]
-    parts.append(_rows("2. Concurrent appends (wrk, 16 connections)", [
-        ("requests", "requests/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req", "/ floor rate"),
-        ("POST message", _f(ap["requests_per_s"], 0), _f(ap["p50_ms"]), _f(ap["p99_ms"]), _f(ap["errors"], 0),
-         _f(ap["server_cpu_ms_per_request"], 3), _f(results["ratios"]["appends_to_floor"])),
-        ("GET /health/live (no database)", _f(live["requests_per_s"], 0), _f(live["p50_ms"]), _f(live["p99_ms"]),
-         _f(live["errors"], 0), _f(live["server_cpu_ms_per_request"], 3), ""),
-    ]))
+    parts.append(
+        _rows(
+            "2. Concurrent appends (wrk, 16 connections)",
+            [
+                ("requests", "requests/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req", "/ floor rate"),
+                (
+                    "POST message",
+                    _f(ap["requests_per_s"], 0),
+                    _f(ap["p50_ms"]),
+                    _f(ap["p99_ms"]),
+                    _f(ap["errors"], 0),
+                    _f(ap["server_cpu_ms_per_request"], 3),
+                    _f(results["ratios"]["appends_to_floor"]),
+                ),
+                (
+                    "GET /health/live (no database)",
+                    _f(live["requests_per_s"], 0),
+                    _f(live["p50_ms"]),
+                    _f(live["p99_ms"]),
+                    _f(live["errors"], 0),
+                    _f(live["server_cpu_ms_per_request"], 3),
+                    "",
+                ),
+            ],
+        )
+    )
     turn = results["agent_turn"]
-    parts.append(_rows("3. Steady agent turn (2 appends + agent sync)", [
-        ("repository", "p50 ms", "p99 ms"),
-        ("client over HTTP", _f(turn["through_http"]["p50_ms"]), _f(turn["through_http"]["p99_ms"])),
-        ("in memory (Strands' own cost)", _f(turn["in_memory_baseline"]["p50_ms"]),
-         _f(turn["in_memory_baseline"]["p99_ms"])),
-    ]))
+    parts.append(
+        _rows(
+            "3. Steady agent turn (2 appends + agent sync)",
+            [
+                ("repository", "p50 ms", "p99 ms"),
+                ("client over HTTP", _f(turn["through_http"]["p50_ms"]), _f(turn["through_http"]["p99_ms"])),
+                (
+                    "in memory (Strands' own cost)",
+                    _f(turn["in_memory_baseline"]["p50_ms"]),
+                    _f(turn["in_memory_baseline"]["p99_ms"]),
+                ),
+            ],
+        )
+    )
     rows = [("messages", "seconds", "restored", "messages/s")]
     for size, r in results["restore"].items():
         rows.append((f"{int(size):,}", _f(r["seconds"], 3), _f(r["restored"], 0), _f(int(size) / r["seconds"], 0)))
     parts.append(_rows("4. Restore through the client (list_messages)", rows))
     dp = results["deep_paging"]
-    parts.append(_rows("5. Pages of 100 in a 100,000-message conversation (p50)", [
-        ("first page ms", "after 99,900 (keyset) ms", "offset 99,900 ms", "keyset / first"),
-        (_f(dp["first_page_p50_ms"], 3), _f(dp["after_keyset_p50_ms"], 3), _f(dp["at_offset_p50_ms"], 3),
-         _f(dp["keyset_ratio_to_first"])),
-    ]))
+    parts.append(
+        _rows(
+            "5. Pages of 100 in a 100,000-message conversation (p50)",
+            [
+                ("first page ms", "after 99,900 (keyset) ms", "offset 99,900 ms", "keyset / first"),
+                (
+                    _f(dp["first_page_p50_ms"], 3),
+                    _f(dp["after_keyset_p50_ms"], 3),
+                    _f(dp["at_offset_p50_ms"], 3),
+                    _f(dp["keyset_ratio_to_first"]),
+                ),
+            ],
+        )
+    )
     mem = results["memory"]
     cm = mem["client_100k_restore"]
-    parts.append(_rows("6. Memory", [
-        ("what", "MB"),
-        ("largest worker peak RSS after workload 2", _f(mem["workers_after_appends"]["peak_rss_mb"], 1)),
-        ("largest worker peak RSS after workload 4", _f(mem["workers_after_restore"]["peak_rss_mb"], 1)),
-        ("client: RSS growth holding the 100k restored messages", _f(cm["restored_messages_mb"], 1)),
-        ("client: peak RSS growth during the restore", _f(cm["peak_growth_mb"], 1)),
-        ("client: process RSS before / peak", f"{_f(cm['rss_before_mb'], 1)} / {_f(cm['rss_peak_mb'], 1)}"),
-    ]))
+    parts.append(
+        _rows(
+            "6. Memory",
+            [
+                ("what", "MB"),
+                ("largest worker peak RSS after workload 2", _f(mem["workers_after_appends"]["peak_rss_mb"], 1)),
+                ("largest worker peak RSS after workload 4", _f(mem["workers_after_restore"]["peak_rss_mb"], 1)),
+                ("client: RSS growth holding the 100k restored messages", _f(cm["restored_messages_mb"], 1)),
+                ("client: peak RSS growth during the restore", _f(cm["peak_growth_mb"], 1)),
+                ("client: process RSS before / peak", f"{_f(cm['rss_before_mb'], 1)} / {_f(cm['rss_peak_mb'], 1)}"),
+            ],
+        )
+    )
     if results.get("soak"):
         parts.append(soak_table(results["soak"]))
     rows = [("target", "limit", "measured", "met", "x limit")]

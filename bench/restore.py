@@ -12,10 +12,9 @@ import subprocess
 import sys
 import time
 
-from postgresql_session_repository import SyncPostgreSQLSessionRepository
-
 from harness import ROOT
 from harness.database import execute
+from postgresql_session_repository import SyncPostgreSQLSessionRepository
 
 from .latency import Http
 from .stats import TEXT, percentile
@@ -83,6 +82,12 @@ def restores(base_url: str, session_id: str, count: int, repeats: int, budget: f
 
 def client_memory(base_url: str, session_id: str, count: int) -> dict[str, float]:
     """Memory of a fresh client process restoring the conversation (see bench.client_memory)."""
-    out = subprocess.run([sys.executable, "-m", "bench.client_memory", base_url, session_id, str(count)],
-                         cwd=ROOT, check=True, capture_output=True, text=True, timeout=600).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.client_memory", base_url, session_id, str(count)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])

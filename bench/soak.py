@@ -16,16 +16,16 @@ import signal
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
-from postgresql_session_repository import SessionRepositoryError, SyncPostgreSQLSessionRepository
 from strands.types.session import Session, SessionAgent, SessionMessage
 
 from harness.postgres import OwnPostgres
 from harness.server import Gunicorn
+from postgresql_session_repository import SessionRepositoryError, SyncPostgreSQLSessionRepository
 
 from . import DATA_DIR, RESULTS_DIR, ROOT
 from .faults import ErrorLog
@@ -103,19 +103,26 @@ def _read_back(url: str, writers: list[Writer]) -> dict[str, int]:
             acked = {i for i, _, _ in w.acknowledged}
             lost += len(acked - set(ids))
             unacknowledged_stored += len(set(ids) - acked)
-    return {"lost": lost, "duplicates": duplicates, "corrupt": corrupt, "stored": stored_total,
-            "stored_without_acknowledgement": unacknowledged_stored}
+    return {
+        "lost": lost,
+        "duplicates": duplicates,
+        "corrupt": corrupt,
+        "stored": stored_total,
+        "stored_without_acknowledgement": unacknowledged_stored,
+    }
 
 
-def run(clients: int = 16, seconds: float = 60.0, data_dir: Path = DATA_DIR / "soak-postgres",
-        workers: int = 2) -> dict[str, Any]:
+def run(
+    clients: int = 16, seconds: float = 60.0, data_dir: Path = DATA_DIR / "soak-postgres", workers: int = 2
+) -> dict[str, Any]:
     """Run the soak and return its summary (see the module docstring)."""
     logging.getLogger("postgresql_session_repository").setLevel(logging.ERROR)  # retries are counted, not logged
     postgres = OwnPostgres(data_dir)
     errors: list[tuple[float, str]] = []
     try:
-        with Gunicorn(postgres.url, data_dir.parent / f"{data_dir.name}-gunicorn.log",
-                      WEB_CONCURRENCY=str(workers)) as server:
+        with Gunicorn(
+            postgres.url, data_dir.parent / f"{data_dir.name}-gunicorn.log", WEB_CONCURRENCY=str(workers)
+        ) as server:
             began = time.monotonic()
             writers = [Writer(server.url, i, began + seconds, errors) for i in range(clients)]
             for w in writers:
@@ -137,7 +144,9 @@ def run(clients: int = 16, seconds: float = 60.0, data_dir: Path = DATA_DIR / "s
     outside = sum(not any(a <= t <= b for a, b in windows) for t, _ in errors)
     failed = sum((w.failed for w in writers), Counter())
     return {
-        "clients": clients, "seconds": seconds, "workers": workers,
+        "clients": clients,
+        "seconds": seconds,
+        "workers": workers,
         "acknowledged": sum(len(w.acknowledged) for w in writers),
         **checked,
         "http_errors": dict(Counter(kind for _, kind in errors)),
@@ -162,11 +171,14 @@ def main() -> None:
     summary = run(clients, seconds)
     print(soak_table(summary))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"soak-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    path = RESULTS_DIR / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(summary, indent=2))
     print(f"soak: results written to {path.relative_to(ROOT)}")
-    ok = (summary["lost"] == summary["duplicates"] == summary["corrupt"] == 0
-          and not summary["unexpected_error_kinds"] and not summary["failures_after_retries"])
+    ok = (
+        summary["lost"] == summary["duplicates"] == summary["corrupt"] == 0
+        and not summary["unexpected_error_kinds"]
+        and not summary["failures_after_retries"]
+    )
     print("soak: PASS" if ok else "soak: FAIL")
     raise SystemExit(0 if ok else 1)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import statistics
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 # A Strands user message whose JSON is about 1 KB, the size the floor inserts too.
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 21)[:940]

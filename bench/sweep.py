@@ -34,8 +34,11 @@ def main() -> None:
             throughput.run(server, 1000 + i, 16, 2)  # warm-up: connections, pools, imports
             rows[name] = throughput.run(server, i, 16, seconds)
         r = rows[name]
-        print(f"{name:34} {r['requests_per_s']:8.0f} req/s  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']:5.0f}"
-              f"  server CPU {r['server_cpu_ms_per_request']:.3f} ms/req", flush=True)
+        print(
+            f"{name:34} {r['requests_per_s']:8.0f} req/s  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']:5.0f}"
+            f"  server CPU {r['server_cpu_ms_per_request']:.3f} ms/req",
+            flush=True,
+        )
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "sweep-latest.json").write_text(json.dumps({"database": source, "configs": rows}, indent=2))
 

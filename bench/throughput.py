@@ -30,9 +30,21 @@ def _wrk(server: Gunicorn, connections: int, seconds: float, *script: str) -> di
     """Run wrk with one connection per thread; its summary plus the server CPU it cost."""
     cpu_before = server.cpu_seconds()
     out = subprocess.run(
-        [wrk_path(), "-t", str(connections), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-         "-s", str(LUA), *script],
-        capture_output=True, text=True, timeout=seconds + 60,
+        [
+            wrk_path(),
+            "-t",
+            str(connections),
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "-s",
+            str(LUA),
+            *script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
     )
     cpu = server.cpu_seconds() - cpu_before
     if out.returncode != 0:

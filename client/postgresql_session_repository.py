@@ -19,7 +19,8 @@ import logging
 import os
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
@@ -36,7 +37,9 @@ DEFAULT_BASE_URL = "http://localhost:8001"
 _TRANSIENT_STATUSES = frozenset({502, 503, 504})
 # A connection that broke while the answer was read (a worker killed mid-response) is transient too.
 _TRANSIENT_ERRORS = (
-    requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
 _PAGE_SIZE = 1000  # the server's largest page
@@ -51,7 +54,12 @@ class SessionRepositoryError(SessionException):
     """
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, request_id: str | None = None, request: str = "",
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        request: str = "",
         fields: dict[str, Any] | None = None,
     ) -> None:
         """Keep the server's message, HTTP status, request id, field errors (and which request failed)."""
@@ -283,8 +291,12 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
 
     def create_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
         """Create an agent; ``SessionNotFoundError`` without its session, ``ConflictError`` if it exists."""
-        self._create(_agent_path(session_id, session_agent.agent_id), _canonical(_agent_body(session_agent)),
-                     ("state", "conversation_manager_state", "internal_state"), SessionNotFoundError)
+        self._create(
+            _agent_path(session_id, session_agent.agent_id),
+            _canonical(_agent_body(session_agent)),
+            ("state", "conversation_manager_state", "internal_state"),
+            SessionNotFoundError,
+        )
 
     def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent | None:
         """Read an agent, or ``None`` if it (or its session) does not exist."""
@@ -316,8 +328,9 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
 
     def read_message(self, session_id: str, agent_id: str, message_id: int, **kwargs: Any) -> SessionMessage | None:
         """Read a message, or ``None`` if it does not exist."""
-        data = self._request("GET", _message_path(session_id, agent_id, message_id), missing=None,
-                             object_hook=_decode_bytes)
+        data = self._request(
+            "GET", _message_path(session_id, agent_id, message_id), missing=None, object_hook=_decode_bytes
+        )
         return None if data is None else _message_from(data)
 
     def update_message(self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any) -> None:
@@ -384,7 +397,11 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
     # -- HTTP -----------------------------------------------------------------------------------------
 
     def _create(
-        self, path: str, body: dict[str, Any], compare: tuple[str, ...] | None, missing: type[SessionRepositoryError],
+        self,
+        path: str,
+        body: dict[str, Any],
+        compare: tuple[str, ...] | None,
+        missing: type[SessionRepositoryError],
     ) -> dict[str, Any]:
         """POST the record whose path will be ``path`` to its collection; a 409 met only after a retry is
         success when the record stored at ``path`` is what we sent."""
@@ -403,9 +420,16 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
             return stored
 
     def _request(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-        missing: type[SessionRepositoryError] | None = SessionRepositoryError, retry: bool = True,
-        accept: tuple[int, ...] = (200, 201, 204), object_hook: Callable[[dict[str, Any]], Any] | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        missing: type[SessionRepositoryError] | None = SessionRepositoryError,
+        retry: bool = True,
+        accept: tuple[int, ...] = (200, 201, 204),
+        object_hook: Callable[[dict[str, Any]], Any] | None = None,
     ) -> Any:
         """Send one request, retrying transient failures, and map the status to a result or an exception.
 
@@ -420,10 +444,12 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
             wait = min(self.retry_backoff_max, self.retry_backoff * 2**attempt)
             try:
                 response = self._http.request(
-                    method, url, json=json, params=params, headers=headers, timeout=self.timeout)
+                    method, url, json=json, params=params, headers=headers, timeout=self.timeout
+                )
             except _TRANSIENT_ERRORS as exc:
                 failure: SessionRepositoryError = BackendUnavailableError(
-                    f"backend unreachable: {exc}", request=f"{method} {url}")
+                    f"backend unreachable: {exc}", request=f"{method} {url}"
+                )
             else:
                 status = response.status_code
                 if status in accept:
@@ -437,8 +463,14 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
                 header = response.headers.get("Retry-After", "")
                 wait = min(self.retry_backoff_max, max(wait, float(header))) if header.isdigit() else wait
             if attempt + 1 < attempts:
-                logger.warning("method=<%s>, url=<%s>, attempt=<%d> | %s; retrying in %.2fs",
-                               method, url, attempt + 1, failure.message, wait)
+                logger.warning(
+                    "method=<%s>, url=<%s>, attempt=<%d> | %s; retrying in %.2fs",
+                    method,
+                    url,
+                    attempt + 1,
+                    failure.message,
+                    wait,
+                )
                 time.sleep(wait)
         raise failure  # a BackendUnavailableError: only those are retried
 
@@ -468,5 +500,10 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
         elif status in _TRANSIENT_STATUSES:
             cls = BackendUnavailableError
         fields = detail.get("fields")
-        return cls(message, status_code=status, request_id=request_id, request=f"{method} {response.url}",
-                   fields=fields if isinstance(fields, dict) else None)
+        return cls(
+            message,
+            status_code=status,
+            request_id=request_id,
+            request=f"{method} {response.url}",
+            fields=fields if isinstance(fields, dict) else None,
+        )

@@ -48,20 +48,32 @@ class Gunicorn:
 
     def start(self) -> Gunicorn:
         """Start gunicorn and wait until every worker is up and the service reports ready."""
-        env = {**os.environ, **self.env, "API_HOST": "127.0.0.1", "API_PORT": str(self.port),
-               "DATABASE_URL": self.database_url}
+        env = {
+            **os.environ,
+            **self.env,
+            "API_HOST": "127.0.0.1",
+            "API_PORT": str(self.port),
+            "DATABASE_URL": self.database_url,
+        }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             log_start = log.tell()
-            self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-                                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + STARTUP_DEADLINE
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}")
             try:
-                if self._all_workers_loaded(log_start) and \
-                        requests.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200:
+                if (
+                    self._all_workers_loaded(log_start)
+                    and requests.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200
+                ):
                     return self
             except requests.RequestException:
                 pass

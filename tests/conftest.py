@@ -7,18 +7,18 @@ PostgreSQL started under .data/test-postgres.
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from http_client import HTTPClient
 
 from app import create_app, db, embedded
 from app.config import load_settings, normalize_database_url
 from harness.database import TABLES, execute, recreate_schema
 from harness.server import Gunicorn
 from helpers import PROJECT_ROOT
-from http_client import HTTPClient
 from key_helpers import create_key
 
 # Test modules marked `over_http` run each test that takes `client` twice: in Flask's test client,
@@ -59,9 +59,11 @@ def app(clean_db: str) -> Iterator[Flask]:
 def pytest_configure(config: pytest.Config) -> None:
     """Declare the markers that choose where a test's `client` sends its requests."""
     config.addinivalue_line(
-        "markers", "over_http: tests of this module that take `client` run in-process and through gunicorn")
+        "markers", "over_http: tests of this module that take `client` run in-process and through gunicorn"
+    )
     config.addinivalue_line(
-        "markers", "in_process(reason): needs Flask's test client or the app's internals; the reason says why")
+        "markers", "in_process(reason): needs Flask's test client or the app's internals; the reason says why"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask.testing import FlaskClient
@@ -89,8 +90,11 @@ def not_found(message: str) -> tuple[int, str, str]:
 
 def database_settings(url: str) -> dict[str, str]:
     """The parameters set on the database of ``url`` itself (``ALTER DATABASE ... SET``, for every role)."""
-    rows = execute(url, "SELECT unnest(setconfig) FROM pg_db_role_setting WHERE setrole = 0 AND setdatabase = "
-                        "(SELECT oid FROM pg_database WHERE datname = current_database())")
+    rows = execute(
+        url,
+        "SELECT unnest(setconfig) FROM pg_db_role_setting WHERE setrole = 0 AND setdatabase = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
     return dict(row.split("=", 1) for (row,) in rows)
 
 

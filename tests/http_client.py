@@ -8,8 +8,9 @@ the tests use is offered, so a test that reaches for more fails loudly instead o
 from __future__ import annotations
 
 import json as jsonlib
+from collections.abc import Mapping, Sequence
 from functools import partialmethod
-from typing import Any, Mapping, Sequence
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
@@ -81,9 +82,17 @@ class HTTPClient:
         self.close()
 
     def open(
-        self, path: str, method: str = "GET", *, json: Any = None, data: str | bytes | None = None,
-        headers: Mapping[str, str] | None = None, content_type: str | None = None,
-        query_string: QueryString = None, follow_redirects: bool = False, **unsupported: Any,
+        self,
+        path: str,
+        method: str = "GET",
+        *,
+        json: Any = None,
+        data: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        query_string: QueryString = None,
+        follow_redirects: bool = False,
+        **unsupported: Any,
     ) -> HTTPResponse:
         """Send one request and return its response; refuses test-client options HTTP cannot carry."""
         if unsupported:
@@ -93,7 +102,8 @@ class HTTPClient:
             all_headers["Content-Type"] = content_type
         body = data.encode("utf-8") if isinstance(data, str) else data
         prepared = self._http.prepare_request(
-            requests.Request(method, self.base_url + "/", json=json, data=body, headers=all_headers))
+            requests.Request(method, self.base_url + "/", json=json, data=body, headers=all_headers)
+        )
         prepared.url = self.base_url + self._target(path, query_string)
         return HTTPResponse(self._http.send(prepared, timeout=self.timeout, allow_redirects=follow_redirects))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -57,13 +58,18 @@ class MakeRun:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "MakeRun":
+    def __enter__(self) -> MakeRun:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MAKEFLAGS", "MAKELEVEL", "API_HOST")}
         env.update(API_PORT=str(self.port), EMBEDDED_PGDATA=str(self.data_dir), **self.env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                ["make", "run"], cwd=PROJECT_ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT,
+                ["make", "run"],
+                cwd=PROJECT_ROOT,
+                env=env,
+                start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         self._wait_for_health()
         return self
@@ -94,10 +100,8 @@ class MakeRun:
         raise AssertionError("make run has no gunicorn process")
 
     def __exit__(self, *exc_info) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, self.stop_signal)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=STOP_DEADLINE_SECONDS)
         self.wait_until_group_exits()
         # make exits at once; gunicorn drains, then its master stops the embedded server.

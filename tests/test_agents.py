@@ -6,8 +6,16 @@ from datetime import datetime
 
 import pytest
 
-from helpers import (agent_url, create_agent, create_message, create_session, error_of, error_summary, message_url,
-                     not_found)
+from helpers import (
+    agent_url,
+    create_agent,
+    create_message,
+    create_session,
+    error_of,
+    error_summary,
+    message_url,
+    not_found,
+)
 
 pytestmark = pytest.mark.over_http
 

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import psycopg2.extensions
 import pytest
 
 from app import create_app, db
-from app.config import load_settings
 from app.auth import fingerprint
-from helpers import (SESSIONS, UNAUTHENTICATED, agent_url, database_settings, error_summary, execute, message_url,
-                     not_found, set_database_setting)
+from app.config import load_settings
+from helpers import (
+    SESSIONS,
+    UNAUTHENTICATED,
+    agent_url,
+    database_settings,
+    error_summary,
+    execute,
+    message_url,
+    not_found,
+    set_database_setting,
+)
 from key_helpers import bearer, create_key
 
 pytestmark = pytest.mark.over_http
@@ -21,8 +30,15 @@ pytestmark = pytest.mark.over_http
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer"}, {"Authorization": "Bearer "}, {"Authorization": "Basic dXNlcjpwYXNz"},
-     {"Authorization": "Bearer sb_not-a-key-we-issued"}, {"X-API-Key": "sb_unknown"}, {"Authorization": "sb_x y"}],
+    [
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer sb_not-a-key-we-issued"},
+        {"X-API-Key": "sb_unknown"},
+        {"Authorization": "sb_x y"},
+    ],
     ids=["missing", "empty-bearer", "blank-bearer", "basic", "unknown", "unknown-x-api-key", "no-scheme"],
 )
 def test_missing_malformed_and_unknown_keys_are_401(client, keys, headers):
@@ -83,7 +99,8 @@ def test_a_bad_key_is_401_even_when_the_query_never_needed_the_key(planner_witho
     try:
         client = app.test_client()
         assert error_summary(client.get(f"{SESSIONS}/nothing", headers=bearer(keys["team-a"][1]))) == not_found(
-            "session not found")
+            "session not found"
+        )
         for headers in ({}, bearer("sb_not-a-key-we-issued")):
             assert error_summary(client.get(f"{SESSIONS}/nothing", headers=headers)) == UNAUTHENTICATED
             assert error_summary(client.get(agent_url("nothing", "a"), headers=headers)) == UNAUTHENTICATED
@@ -146,7 +163,9 @@ def test_open_health_endpoints_need_no_key_and_tell_nothing(client, keys, clean_
     # Anyone may call these, so nothing they say may help to reach the database or tell who uses the service.
     assert client.post(SESSIONS, json={"session_id": "s-private"}, headers=bearer(keys["team-a"][1])).status_code == 201
     connection = psycopg2.extensions.parse_dsn(clean_db)
-    where = [connection[part] for part in ("host", "hostaddr", "port", "user", "password", "dbname") if connection.get(part)]
+    where = [
+        connection[part] for part in ("host", "hostaddr", "port", "user", "password", "dbname") if connection.get(part)
+    ]
     who = ["team-a", "team-b", "s-private", *(part for key_id_and_key in keys.values() for part in key_id_and_key)]
     hidden = [clean_db, execute(clean_db, "SHOW server_version")[0][0], *where, *who]
 
@@ -164,7 +183,9 @@ def test_without_any_key_the_default_namespace_is_open(client):
     assert client.get(f"{SESSIONS}/s").status_code == 200
 
 
-@pytest.mark.parametrize("headers", [bearer("sb_made-up-key-0000"), {"Authorization": "Basic dXNlcjpwYXNz"}, {"X-API-Key": ""}])
+@pytest.mark.parametrize(
+    "headers", [bearer("sb_made-up-key-0000"), {"Authorization": "Basic dXNlcjpwYXNz"}, {"X-API-Key": ""}]
+)
 def test_without_any_key_a_sent_key_is_still_checked(client, headers):
     assert error_summary(client.get(SESSIONS, headers=headers)) == UNAUTHENTICATED
 
@@ -216,8 +237,12 @@ def test_cors_answers_only_listed_origins_without_credentials(clean_db, keys):
     app = create_app(load_settings({"DATABASE_URL": clean_db, "CORS_ORIGINS": "https://ui.example"}))
     client = app.test_client()
     preflight = client.options(
-        SESSIONS, headers={"Origin": "https://ui.example", "Access-Control-Request-Method": "POST",
-                           "Access-Control-Request-Headers": "Authorization, Content-Type"}
+        SESSIONS,
+        headers={
+            "Origin": "https://ui.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Content-Type",
+        },
     )
     other = client.get(SESSIONS, headers={"Origin": "https://evil.example", **bearer(keys["team-a"][1])})
 

@@ -27,8 +27,11 @@ SERVER_DEADLINE_SECONDS = 60.0
 
 def session_backend(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``session-backend ARGS`` to completion with exactly ``env`` added to a clean environment."""
-    clean = {name: value for name, value in os.environ.items()
-             if name not in ("DATABASE_URL", "EMBEDDED_PGDATA", "API_KEYS", "API_KEYS_FILE", "AUTH_DISABLED")}
+    clean = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DATABASE_URL", "EMBEDDED_PGDATA", "API_KEYS", "API_KEYS_FILE", "AUTH_DISABLED")
+    }
     return subprocess.run([COMMAND, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
@@ -51,7 +54,9 @@ def test_version_is_ours():
 def test_keys_help_lists_the_key_commands():
     result = session_backend("keys", "--help", env={})
 
-    assert {"create", "list", "revoke", "allow-keyless"} <= set(re.findall(r"^  ([a-z-]+)  ", result.stdout, re.MULTILINE))
+    assert {"create", "list", "revoke", "allow-keyless"} <= set(
+        re.findall(r"^  ([a-z-]+)  ", result.stdout, re.MULTILINE)
+    )
 
 
 def test_keys_create_prints_only_the_key_on_stdout(clean_db):
@@ -98,11 +103,19 @@ def test_run_serves_the_api_with_gunicorn_until_sigterm(clean_db, tmp_path):
     log = tmp_path / "run.log"
     with open(log, "wb") as output:
         # From a directory that is not the checkout: run finds gunicorn.conf.py and wsgi.py beside the package.
-        server = subprocess.Popen([COMMAND, "run", "--host", "127.0.0.1", "--port", str(port)],
-                                  env=env, cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [COMMAND, "run", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
         assert _ready(f"http://127.0.0.1:{port}", server), log.read_text()[-3000:]
-        assert requests.post(f"http://127.0.0.1:{port}/api/v1/sessions", json={"session_id": "s"}, timeout=10).status_code == 201
+        assert (
+            requests.post(f"http://127.0.0.1:{port}/api/v1/sessions", json={"session_id": "s"}, timeout=10).status_code
+            == 201
+        )
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
     finally:
@@ -128,5 +141,5 @@ def _ready(url: str, server: subprocess.Popen) -> bool:
 def test_run_without_the_server_files_says_where_they_are(tmp_path):
     from app.cli import server_files
 
-    with pytest.raises(click.ClickException, match="gunicorn.conf.py"):
+    with pytest.raises(click.ClickException, match=r"gunicorn\.conf\.py"):
         server_files(tmp_path, tmp_path / "elsewhere")

@@ -119,8 +119,14 @@ def test_building_an_app_without_a_database_url_starts_no_database(tmp_path: Pat
 
 def test_the_server_refuses_to_start_on_a_malformed_setting_naming_it(clean_db: str):
     env = {**os.environ, "DATABASE_URL": clean_db, "API_PORT": str(free_port()), "MAX_CONTENT_LENGTH": "2k"}
-    started = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], cwd=PROJECT_ROOT,
-                             env=env, capture_output=True, text=True, timeout=60)
+    started = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert started.returncode == 1
     assert "MAX_CONTENT_LENGTH must be an integer, got '2k'" in started.stderr + started.stdout
@@ -133,8 +139,9 @@ def _agent_body(size: int) -> bytes:
 
 
 def test_max_content_length_from_the_environment_limits_bodies_under_gunicorn(clean_db: str, tmp_path: Path):
-    with Gunicorn(clean_db, tmp_path / "gunicorn.log", MAX_CONTENT_LENGTH="2048", WEB_CONCURRENCY="1",
-                  DB_POOL_MIN="1") as server:
+    with Gunicorn(
+        clean_db, tmp_path / "gunicorn.log", MAX_CONTENT_LENGTH="2048", WEB_CONCURRENCY="1", DB_POOL_MIN="1"
+    ) as server:
         headers = {"Content-Type": "application/json"}
         assert requests.post(f"{server.url}{SESSIONS}", json={"session_id": "s"}, timeout=10).status_code == 201
         too_large = requests.post(f"{server.url}{agent_url('s')}", data=_agent_body(3000), headers=headers, timeout=10)

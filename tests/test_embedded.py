@@ -48,15 +48,24 @@ def test_a_killed_server_does_not_keep_the_embedded_postgres_alive_after_the_nex
 def _embedded_tool(data_dir, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     """``python -m app.embedded ARGS`` on ``data_dir``, as the README's backup commands run it."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.run([sys.executable, "-m", "app.embedded", *args], cwd=PROJECT_ROOT, input=stdin,
-                          env={**env, "EMBEDDED_PGDATA": str(data_dir)}, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "app.embedded", *args],
+        cwd=PROJECT_ROOT,
+        input=stdin,
+        env={**env, "EMBEDDED_PGDATA": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_readme_backup_restores_into_a_new_data_directory(data_dir):
     restored = data_dir.parent / "orphan-test-restored"
     _remove(restored)
     try:
-        wrote = _embedded_tool(data_dir, "psql", stdin="INSERT INTO sessions (namespace, session_id) VALUES ('team', 'kept');")
+        wrote = _embedded_tool(
+            data_dir, "psql", stdin="INSERT INTO sessions (namespace, session_id) VALUES ('team', 'kept');"
+        )
         dump = _embedded_tool(data_dir, "pg_dump", "--clean", "--if-exists")
         load = _embedded_tool(restored, "psql", "-v", "ON_ERROR_STOP=1", stdin=dump.stdout)
         read = _embedded_tool(restored, "psql", "-At", "-c", "SELECT namespace || '/' || session_id FROM sessions")
@@ -64,7 +73,9 @@ def test_the_readme_backup_restores_into_a_new_data_directory(data_dir):
     finally:
         _remove(restored)
 
-    assert wrote.returncode == 0 and dump.returncode == 0 and load.returncode == 0, wrote.stderr + dump.stderr + load.stderr
+    assert wrote.returncode == 0 and dump.returncode == 0 and load.returncode == 0, (
+        wrote.stderr + dump.stderr + load.stderr
+    )
     assert "CREATE TABLE" in dump.stdout and "starting the embedded PostgreSQL" not in dump.stdout
     assert read.stdout.split() == ["team/kept"]
     assert left_running == []  # each command stopped the server it started

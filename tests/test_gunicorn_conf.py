@@ -16,8 +16,15 @@ def _servers(database_url: str, tmp_path: Path, **env: str) -> list[Gunicorn]:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     return [
-        Gunicorn(database_url, tmp_path / f"{name}.log", WEB_CONCURRENCY="1", DB_POOL_MIN="1", HOME=str(home),
-                 XDG_RUNTIME_DIR="", **{k: v.format(name=name) for k, v in env.items()})
+        Gunicorn(
+            database_url,
+            tmp_path / f"{name}.log",
+            WEB_CONCURRENCY="1",
+            DB_POOL_MIN="1",
+            HOME=str(home),
+            XDG_RUNTIME_DIR="",
+            **{k: v.format(name=name) for k, v in env.items()},
+        )
         for name in ("first", "second")
     ]
 
@@ -48,7 +55,7 @@ def test_a_control_socket_path_given_to_each_server_reaches_that_server(database
         for server in servers:
             stack.enter_context(server)
         answered = {}
-        for server, name in zip(servers, ("first", "second")):
+        for server, name in zip(servers, ("first", "second"), strict=True):
             _wait_for_socket(tmp_path / f"{name}.ctl")
             with ControlClient(str(tmp_path / f"{name}.ctl"), timeout=10) as client:
                 answered[server.process.pid] = client.send_command("show stats")["pid"]

@@ -3,7 +3,7 @@ database without the schema this release needs is not ready, and the server says
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -12,8 +12,16 @@ from app import create_app, db, migrations
 from app.config import load_settings
 from harness.postgres import OwnPostgres
 from harness.server import Gunicorn
-from helpers import (PROJECT_ROOT, SESSIONS, create_session, error_of, error_summary, execute, not_found,
-                     scratch_database)
+from helpers import (
+    PROJECT_ROOT,
+    SESSIONS,
+    create_session,
+    error_of,
+    error_summary,
+    execute,
+    not_found,
+    scratch_database,
+)
 
 pytestmark = pytest.mark.over_http
 
@@ -55,7 +63,12 @@ def test_a_database_without_the_schema_is_not_ready_and_the_server_says_why(empt
     assert ready.status_code == 503 and ready.headers["Retry-After"]
     assert ready.json() == {"status": "not ready", "database": "connected", "reason": SCHEMA_OUT_OF_DATE}
     assert database.status_code == 200
-    assert database.json() == {"status": "healthy", "database": "connected", "schema": "out of date", "reason": SCHEMA_OUT_OF_DATE}
+    assert database.json() == {
+        "status": "healthy",
+        "database": "connected",
+        "schema": "out of date",
+        "reason": SCHEMA_OUT_OF_DATE,
+    }
     assert api.status_code == 503
     assert ready_after_init_db.status_code == 200
     output = log.read_text()

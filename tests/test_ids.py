@@ -17,8 +17,22 @@ pytestmark = pytest.mark.over_http
 
 # Each is a single character or a short id that sits on an edge of the rule.
 ACCEPTED = [
-    "a", " ", "...", ". ", ".a", "a.", "x" * 255, "\u00a0", "\u00ad", "\u2028", "\ue000", "\ufffd",
-    "\U0001f600" * 255, "\U000e0080", "a\u200bb", "日本語",
+    "a",
+    " ",
+    "...",
+    ". ",
+    ".a",
+    "a.",
+    "x" * 255,
+    "\u00a0",
+    "\u00ad",
+    "\u2028",
+    "\ue000",
+    "\ufffd",
+    "\U0001f600" * 255,
+    "\U000e0080",
+    "a\u200bb",
+    "日本語",
 ]
 REFUSED = ["", "x" * 256, ".", "..", "a/b", "a\\b", "\x00", "\t", "a\n", "\n", "\x1f", "\x7f", "\x80", "\x85", "\x9f"]
 
@@ -39,7 +53,9 @@ def test_every_id_in_the_spec_uses_one_stated_rule(client, id_schema):
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "path" and parameter["name"] != "message_id":
                 assert {k: parameter["schema"][k] for k in ("minLength", "maxLength", "pattern")} == {
-                    "minLength": 1, "maxLength": 255, "pattern": IDENTIFIER_PATTERN
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": IDENTIFIER_PATTERN,
                 }
     bodies = spec["components"]["schemas"]
     assert bodies["AgentCreate"]["properties"]["agent_id"]["pattern"] == IDENTIFIER_PATTERN

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.over_http
 
 SHAPES = [
     "'; DROP TABLE sessions; --",
-    "\" OR 1=1 --",
+    '" OR 1=1 --',
     "a') OR ('1'='1",
     "1; SELECT pg_sleep(10)",
     "$$; DELETE FROM api_keys; $$",
@@ -30,7 +30,10 @@ def test_injection_shaped_ids_are_stored_as_plain_data(client, clean_db, shape):
     assert client.post(SESSIONS, json={"session_id": shape}).status_code == 201
     body = {"agent_id": shape, "state": {"v": shape}, "conversation_manager_state": {}}
     assert client.post(agent_url(_q(shape)), json=body).status_code == 201
-    assert client.post(message_url(_q(shape), _q(shape)), json={"message_id": 0, "message": {"t": shape}}).status_code == 201
+    assert (
+        client.post(message_url(_q(shape), _q(shape)), json={"message_id": 0, "message": {"t": shape}}).status_code
+        == 201
+    )
     assert client.post(f"{SESSIONS}/{_q(shape)}/multi-agents", json={"id": shape}).status_code == 201
 
     assert client.get(f"{SESSIONS}/{_q(shape)}").get_json()["session_id"] == shape
@@ -42,7 +45,9 @@ def test_injection_shaped_ids_are_stored_as_plain_data(client, clean_db, shape):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("parameter", ["limit", "offset", "page", "page_size", "after", "order", "include_total", "cursor"])
+@pytest.mark.parametrize(
+    "parameter", ["limit", "offset", "page", "page_size", "after", "order", "include_total", "cursor"]
+)
 def test_injection_shaped_query_parameters_are_refused(client, clean_db, shape, parameter):
     client.post(SESSIONS, json={"session_id": "s"})
     client.post(agent_url("s"), json={"agent_id": "a", "state": {}, "conversation_manager_state": {}})

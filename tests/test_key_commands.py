@@ -55,7 +55,7 @@ def test_list_shows_active_and_revoked_keys_in_named_columns(runner, client):
     header, *lines = result.stdout.splitlines()
     columns = header.split()
     assert columns == ["KEY_ID", "NAMESPACE", "STATUS", "CREATED", "LAST_USED", "REVOKED"]
-    rows = {fields[0]: dict(zip(columns, fields)) for fields in (line.split() for line in lines)}
+    rows = {fields[0]: dict(zip(columns, fields, strict=True)) for fields in (line.split() for line in lines)}
     assert set(rows) == {active_id, revoked_id} and all(len(row) == len(columns) for row in rows.values())
     active, revoked = rows[active_id], rows[revoked_id]
     assert (active["NAMESPACE"], active["STATUS"], active["REVOKED"]) == ("team-a", "active", "-")
@@ -72,7 +72,9 @@ def test_list_json_has_one_object_per_key(runner):
 
     listed = json.loads(runner.invoke(args=["keys", "list", "--json"]).stdout)
 
-    assert [set(key) for key in listed] == [{"key_id", "namespace", "status", "created_at", "last_used_at", "revoked_at"}] * 2
+    assert [set(key) for key in listed] == [
+        {"key_id", "namespace", "status", "created_at", "last_used_at", "revoked_at"}
+    ] * 2
     by_id = {key["key_id"]: key for key in listed}
     assert by_id[active_id]["status"] == "active" and by_id[active_id]["revoked_at"] is None
     assert by_id[revoked_id]["status"] == "revoked" and ISO_UTC.match(by_id[revoked_id]["revoked_at"])
@@ -81,7 +83,13 @@ def test_list_json_has_one_object_per_key(runner):
 
 def test_list_of_no_keys_is_a_header_or_an_empty_json_list(runner):
     assert runner.invoke(args=["keys", "list"]).stdout.split() == [
-        "KEY_ID", "NAMESPACE", "STATUS", "CREATED", "LAST_USED", "REVOKED"]
+        "KEY_ID",
+        "NAMESPACE",
+        "STATUS",
+        "CREATED",
+        "LAST_USED",
+        "REVOKED",
+    ]
     assert json.loads(runner.invoke(args=["keys", "list", "--json"]).stdout) == []
 
 

@@ -19,7 +19,8 @@ def long_conversation(client, clean_db):
     execute(
         clean_db,
         "INSERT INTO session_messages (namespace, session_id, agent_id, message_id, message)"
-        " SELECT 'default', 's', 'a', i, json_build_object('role', 'user', 'content', json_build_array(json_build_object('text', 'm' || i)))"
+        " SELECT 'default', 's', 'a', i,"
+        "        json_build_object('role', 'user', 'content', json_build_array(json_build_object('text', 'm' || i)))"
         " FROM generate_series(0, %s) AS i",
         (TOTAL - 1,),
     )
@@ -43,7 +44,9 @@ def test_default_page_is_first_100_in_order_with_total(long_conversation):
 def test_limit_offset_walks_every_message_exactly_once(long_conversation):
     seen: list[int] = []
     for offset in range(0, TOTAL, 700):
-        seen += _ids(long_conversation.get(message_url("s", "a"), query_string={"limit": 700, "offset": offset}).get_json())
+        seen += _ids(
+            long_conversation.get(message_url("s", "a"), query_string={"limit": 700, "offset": offset}).get_json()
+        )
 
     assert seen == list(range(TOTAL))
 
@@ -77,7 +80,9 @@ def test_keyset_after_walks_every_message_exactly_once(long_conversation):
 
 def test_total_can_be_left_out_to_save_counting(long_conversation):
     counted = long_conversation.get(message_url("s", "a"), query_string={"after": 2400}).get_json()
-    uncounted = long_conversation.get(message_url("s", "a"), query_string={"after": 2400, "include_total": "false"}).get_json()
+    uncounted = long_conversation.get(
+        message_url("s", "a"), query_string={"after": 2400, "include_total": "false"}
+    ).get_json()
 
     assert counted["total"] == TOTAL and uncounted["total"] is None
     assert _ids(uncounted) == _ids(counted) == list(range(2401, 2500))
@@ -156,6 +161,8 @@ def test_unknown_disagreeing_or_repeated_parameters_are_422_naming_them(client, 
 
 
 def test_limit_and_page_size_that_agree_are_one_page_size(long_conversation):
-    body = long_conversation.get(message_url("s", "a"), query_string={"page": 2, "limit": 10, "page_size": 10}).get_json()
+    body = long_conversation.get(
+        message_url("s", "a"), query_string={"page": 2, "limit": 10, "page_size": 10}
+    ).get_json()
 
     assert _ids(body) == list(range(10, 20))

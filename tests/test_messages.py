@@ -6,8 +6,16 @@ import threading
 
 import pytest
 
-from helpers import (create_agent, create_message, create_session, error_of, error_summary, message_url, not_found,
-                     text_message)
+from helpers import (
+    create_agent,
+    create_message,
+    create_session,
+    error_of,
+    error_summary,
+    message_url,
+    not_found,
+    text_message,
+)
 
 pytestmark = pytest.mark.over_http
 
@@ -60,7 +68,9 @@ def test_twenty_racing_creates_of_one_message_id_give_one_201_and_nineteen_409s(
     def race(n: int) -> None:
         own = app.test_client()
         start.wait()
-        status = own.post(message_url("s", "a"), json={"message_id": 1, "message": text_message(f"racer {n}")}).status_code
+        status = own.post(
+            message_url("s", "a"), json={"message_id": 1, "message": text_message(f"racer {n}")}
+        ).status_code
         with lock:
             statuses.append(status)
 
@@ -129,7 +139,7 @@ def test_agent_state_with_nul_characters_round_trips(client):
     create_session(client, "s")
     create_agent(client, "s", "a", state={"k": "a\u0000b"})
 
-    assert client.get(f"/api/v1/sessions/s/agents/a").get_json()["state"] == {"k": "a\u0000b"}
+    assert client.get("/api/v1/sessions/s/agents/a").get_json()["state"] == {"k": "a\u0000b"}
 
 
 def test_lone_surrogate_escape_round_trips(client):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,7 +17,10 @@ SQL = PROJECT_ROOT / "sql"
 def first_schema_database(database_url):
     """A new database with the schema as the first release created it: no namespaces, no migration records."""
     with scratch_database(database_url, "migration") as url:
-        execute(url, (SQL / "migrations" / "0001_initial.sql").read_text() + (SQL / "migrations" / "functions.sql").read_text())
+        execute(
+            url,
+            (SQL / "migrations" / "0001_initial.sql").read_text() + (SQL / "migrations" / "functions.sql").read_text(),
+        )
         execute(url, "DROP TABLE schema_migrations")
         yield url
 
@@ -25,12 +28,21 @@ def first_schema_database(database_url):
 def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_database):
     url = first_schema_database
     execute(url, "INSERT INTO sessions (session_id) VALUES ('old-session'), ('user@example.com')")
-    execute(url, "INSERT INTO session_agents (session_id, agent_id, state, conversation_manager_state, internal_state)"
-                 " VALUES ('old-session', 'a', '{\"name\": \"Alice\"}', '{}', '{\"k\": \"\\u0000\"}')")
-    execute(url, "INSERT INTO session_messages (session_id, agent_id, message_id, message)"
-                 " SELECT 'old-session', 'a', i, json_build_object('role', 'user', 'n', i) FROM generate_series(0, 149) i")
-    execute(url, "INSERT INTO multi_agents (session_id, multi_agent_id, state)"
-                 " VALUES ('old-session', 'swarm', '{\"id\": \"swarm\", \"status\": \"completed\"}')")
+    execute(
+        url,
+        "INSERT INTO session_agents (session_id, agent_id, state, conversation_manager_state, internal_state)"
+        " VALUES ('old-session', 'a', '{\"name\": \"Alice\"}', '{}', '{\"k\": \"\\u0000\"}')",
+    )
+    execute(
+        url,
+        "INSERT INTO session_messages (session_id, agent_id, message_id, message)"
+        " SELECT 'old-session', 'a', i, json_build_object('role', 'user', 'n', i) FROM generate_series(0, 149) i",
+    )
+    execute(
+        url,
+        "INSERT INTO multi_agents (session_id, multi_agent_id, state)"
+        ' VALUES (\'old-session\', \'swarm\', \'{"id": "swarm", "status": "completed"}\')',
+    )
 
     assert migrations.apply_schema(url) == ["0001", "0002", "0003"]
     assert migrations.apply_schema(url) == []
@@ -43,7 +55,10 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
     page = client.get(message_url("old-session", "a"), query_string={"limit": 1000}).get_json()
     assert [m["message"]["n"] for m in page["messages"]] == list(range(150))
     assert client.get(f"{SESSIONS}/old-session/multi-agents/swarm").get_json() == {"id": "swarm", "status": "completed"}
-    assert client.post(message_url("old-session", "a"), json={"message_id": 150, "message": {"role": "user"}}).status_code == 201
+    assert (
+        client.post(message_url("old-session", "a"), json={"message_id": 150, "message": {"role": "user"}}).status_code
+        == 201
+    )
     assert execute(url, "SELECT DISTINCT namespace FROM session_messages") == [("default",)]
     db.close_pool(app)
 
@@ -57,13 +72,21 @@ def test_init_db_command_reports_what_it_applied(first_schema_database):
 
     assert first.exit_code == 0 and "0002" in first.output
     assert again.exit_code == 0 and "up to date" in again.output
-    assert execute(first_schema_database, "SELECT version FROM schema_migrations ORDER BY 1") == [("0001",), ("0002",), ("0003",)]
+    assert execute(first_schema_database, "SELECT version FROM schema_migrations ORDER BY 1") == [
+        ("0001",),
+        ("0002",),
+        ("0003",),
+    ]
 
 
 def test_schema_sql_lists_every_migration_in_order():
-    listed = [line.split("/")[-1] for line in (SQL / "schema.sql").read_text().splitlines() if line.startswith("\\ir migrations/")]
+    listed = [
+        line.split("/")[-1]
+        for line in (SQL / "schema.sql").read_text().splitlines()
+        if line.startswith("\\ir migrations/")
+    ]
 
-    assert listed == sorted(path.name for path in (SQL / "migrations").glob("[0-9]*.sql")) + ["functions.sql"]
+    assert listed == [*sorted(path.name for path in (SQL / "migrations").glob("[0-9]*.sql")), "functions.sql"]
 
 
 def _todays_schema_but(database_url: str, undo: str) -> Iterator[str]:
@@ -100,7 +123,8 @@ def test_a_database_behind_the_code_answers_503_until_init_db(previous_release_d
 def namespaces_release_database(database_url):
     """A database of the release before 0003, whose API keys could not be released."""
     yield from _todays_schema_but(
-        database_url, "ALTER TABLE api_keys DROP COLUMN released_at; DELETE FROM schema_migrations WHERE version = '0003'"
+        database_url,
+        "ALTER TABLE api_keys DROP COLUMN released_at; DELETE FROM schema_migrations WHERE version = '0003'",
     )
 
 
@@ -110,8 +134,11 @@ def test_upgrade_keeps_requests_without_a_key_refused_once_a_key_was_created(
 ):
     url = namespaces_release_database
     if stored_keys == "all revoked":
-        execute(url, "INSERT INTO api_keys (key_id, namespace, secret_hash, revoked_at)"
-                     " VALUES ('0123456789abcdef', 'team-a', repeat('0', 64), now())")
+        execute(
+            url,
+            "INSERT INTO api_keys (key_id, namespace, secret_hash, revoked_at)"
+            " VALUES ('0123456789abcdef', 'team-a', repeat('0', 64), now())",
+        )
 
     assert migrations.apply_schema(url) == ["0003"]
 

@@ -50,11 +50,11 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
     def visit(module: str, path: list[str]) -> list[str] | None:
         if module in path:
-            return path[path.index(module):] + [module]
+            return [*path[path.index(module) :], module]
         if module in done:
             return None
         for imported in sorted(graph.get(module, ())):
-            cycle = visit(imported, path + [module])
+            cycle = visit(imported, [*path, module])
             if cycle:
                 return cycle
         done.add(module)

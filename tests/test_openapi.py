@@ -197,10 +197,20 @@ ALL_CHECKS = [check for check in CHECKS.get_all() if not is_check_class(check)]
 
 def test_the_generated_tests_run_every_check():
     assert {check.__name__ for check in ALL_CHECKS} >= {
-        "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_headers_conformance",
-        "response_schema_conformance", "negative_data_rejection", "positive_data_acceptance",
-        "missing_required_header", "unsupported_method", "allow_header_conformance", "use_after_free",
-        "ensure_resource_availability", "ignored_auth", "object_level_authorization",
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+        "positive_data_acceptance",
+        "missing_required_header",
+        "unsupported_method",
+        "allow_header_conformance",
+        "use_after_free",
+        "ensure_resource_availability",
+        "ignored_auth",
+        "object_level_authorization",
     }
 
 

@@ -7,13 +7,30 @@ import logging
 
 import pytest
 
-from helpers import (SESSIONS, UNAUTHENTICATED, agent_url, create_agent, create_message, create_session, error_of,
-                     error_summary, message_url, not_found)
+from helpers import (
+    SESSIONS,
+    UNAUTHENTICATED,
+    agent_url,
+    create_agent,
+    create_message,
+    create_session,
+    error_of,
+    error_summary,
+    message_url,
+    not_found,
+)
 from key_helpers import bearer, create_key
 
 pytestmark = pytest.mark.over_http
 
-GOOD_IDS = ["user@example.com", "a b", "550e8400-e29b-41d4-a716-446655440000", "日本語", "x" * 255, "'; DROP TABLE sessions;--"]
+GOOD_IDS = [
+    "user@example.com",
+    "a b",
+    "550e8400-e29b-41d4-a716-446655440000",
+    "日本語",
+    "x" * 255,
+    "'; DROP TABLE sessions;--",
+]
 BAD_IDS = ["", "x" * 256, "a/b", "a\\b", "tab\there", "nl\nhere", "nul\u0000"]
 
 
@@ -80,9 +97,7 @@ def test_body_over_max_content_length_is_413(app):
     create_session(client, "s")
     create_agent(client, "s", "a")
 
-    response = client.post(
-        message_url("s", "a"), json={"message_id": 0, "message": {"text": "x" * 2000}}
-    )
+    response = client.post(message_url("s", "a"), json={"message_id": 0, "message": {"text": "x" * 2000}})
 
     assert response.status_code == 413
     assert error_of(response)["error"] == "PayloadTooLargeError"
@@ -211,7 +226,21 @@ def test_logs_are_json_lines_with_the_request_id(app, client, capsys):
     assert "request_id" not in lines[-1]  # logged outside any request
 
 
-PATH_VALUES = [*GOOD_IDS, *BAD_IDS, "0", "7", "2147483647", "2147483648", "-1", "+5", " 5", "05", "٣", "1e3", "99999999999"]
+PATH_VALUES = [
+    *GOOD_IDS,
+    *BAD_IDS,
+    "0",
+    "7",
+    "2147483647",
+    "2147483648",
+    "-1",
+    "+5",
+    " 5",
+    "05",
+    "٣",
+    "1e3",
+    "99999999999",
+]
 
 
 @pytest.mark.parametrize("value", PATH_VALUES)

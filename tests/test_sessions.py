@@ -6,8 +6,17 @@ from datetime import datetime
 
 import pytest
 
-from helpers import (SESSIONS, create_agent, create_message, create_session, error_of, error_summary, execute,
-                     message_url, not_found)
+from helpers import (
+    SESSIONS,
+    create_agent,
+    create_message,
+    create_session,
+    error_of,
+    error_summary,
+    execute,
+    message_url,
+    not_found,
+)
 
 pytestmark = pytest.mark.over_http
 
@@ -87,7 +96,6 @@ def test_update_with_unknown_session_type_is_422_and_changes_nothing(client):
 
 
 def test_delete_cascades_to_agents_messages_and_multi_agent_state(client, clean_db):
-    from helpers import execute
 
     create_session(client, "s")
     create_agent(client, "s", "a")

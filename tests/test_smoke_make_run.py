@@ -28,12 +28,12 @@ def make_run(database_url: str, tmp_path: Path, **env: str) -> Gunicorn:
 def test_smoke_script_passes_twice_against_make_run(database_url: str, tmp_path: Path) -> None:
     with make_run(database_url, tmp_path) as server:
         for _ in range(2):
-            result = subprocess.run(
-                ["bash", str(SMOKE), server.url], capture_output=True, text=True, timeout=300
-            )
+            result = subprocess.run(["bash", str(SMOKE), server.url], capture_output=True, text=True, timeout=300)
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
             assert "smoke: all" in result.stdout
-    access_lines = [line for line in (tmp_path / "gunicorn.log").read_text().splitlines() if '"gunicorn.access"' in line]
+    access_lines = [
+        line for line in (tmp_path / "gunicorn.log").read_text().splitlines() if '"gunicorn.access"' in line
+    ]
     assert access_lines, "gunicorn wrote no JSON access log lines"
 
 

@@ -23,8 +23,8 @@ def named_queries(path) -> list[tuple[str, list[str], str]]:
     text = path.read_text(encoding="utf-8")
     heads = list(_NAMED.finditer(text))
     queries = []
-    for head, following in zip(heads, heads[1:] + [None]):
-        body = text[head.end(): following.start() if following else len(text)]
+    for head, following in zip(heads, [*heads[1:], None], strict=True):
+        body = text[head.end() : following.start() if following else len(text)]
         parameters = [p.strip() for p in head.group(2).split(",") if p.strip()]
         queries.append((head.group(1), parameters, body))
     return queries
@@ -32,7 +32,8 @@ def named_queries(path) -> list[tuple[str, list[str], str]]:
 
 RESOURCE_QUERIES = [
     pytest.param(name, parameters, body, id=f"{path.name}:{name}")
-    for path in sorted(SQL_DIR.glob("*.sql")) if path.name not in SERVICE_FILES | {"schema.sql"}
+    for path in sorted(SQL_DIR.glob("*.sql"))
+    if path.name not in SERVICE_FILES | {"schema.sql"}
     for name, parameters, body in named_queries(path)
 ]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from urllib.parse import urlsplit, urlunsplit
 
 from helpers import PROJECT_ROOT, execute
 
@@ -26,8 +26,11 @@ API_TEST = "tests/test_sessions.py::test_session_type_defaults_to_agent[flask]" 
 OTHER_CLIENT_TEST = "tests/client/test_client_repository.py::test_read_missing_session_is_none"
 
 
-@pytest.mark.parametrize("order", [(CLIENT_TEST, API_TEST), (CLIENT_TEST, API_TEST, OTHER_CLIENT_TEST)],
-                         ids=["client-then-api", "client-api-client"])
+@pytest.mark.parametrize(
+    "order",
+    [(CLIENT_TEST, API_TEST), (CLIENT_TEST, API_TEST, OTHER_CLIENT_TEST)],
+    ids=["client-then-api", "client-api-client"],
+)
 def test_client_tests_and_unauthenticated_api_tests_pass_in_any_order(order, database_url: str, tmp_path) -> None:
     parts = urlsplit(database_url)
     maintenance = urlunsplit(parts._replace(path="/postgres"))
@@ -36,9 +39,12 @@ def test_client_tests_and_unauthenticated_api_tests_pass_in_any_order(order, dat
     try:
         env = {**os.environ, "TEST_DATABASE_URL": urlunsplit(parts._replace(path=f"/{ORDER_DATABASE}"))}
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--basetemp={tmp_path / 'run'}",
-             *order],
-            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--basetemp={tmp_path / 'run'}", *order],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
     finally:
         execute(maintenance, f"DROP DATABASE IF EXISTS {ORDER_DATABASE} WITH (FORCE)")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
@@ -29,8 +29,15 @@ LOG_DEADLINE = 10.0
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
     """A keyless service whose body limit and CORS origins come from its environment."""
     log = Path(tmp_path_factory.mktemp("configured")) / "gunicorn.log"
-    with Gunicorn(database_url, log, WEB_CONCURRENCY="1", GUNICORN_THREADS="2", DB_POOL_MIN="1",
-                  MAX_CONTENT_LENGTH=str(LIMIT), CORS_ORIGINS=f"{ORIGIN}, https://other.example/") as running:
+    with Gunicorn(
+        database_url,
+        log,
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="2",
+        DB_POOL_MIN="1",
+        MAX_CONTENT_LENGTH=str(LIMIT),
+        CORS_ORIGINS=f"{ORIGIN}, https://other.example/",
+    ) as running:
         yield running
 
 
@@ -54,7 +61,7 @@ def message_body(size: int) -> bytes:
 def chunks(body: bytes, size: int = 100) -> Iterator[bytes]:
     """``body`` in pieces, which requests sends with Transfer-Encoding: chunked (no Content-Length)."""
     for start in range(0, len(body), size):
-        yield body[start:start + size]
+        yield body[start : start + size]
 
 
 def assert_payload_too_large(response: requests.Response) -> None:
@@ -79,9 +86,15 @@ def test_a_chunked_body_over_max_content_length_is_413_not_cut_at_the_limit(serv
 
 
 def test_cors_preflight_and_requests_from_listed_origins_only(server, http):
-    preflight = http.options(server.url + SESSIONS, headers={
-        "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "Authorization, Content-Type"}, timeout=10)
+    preflight = http.options(
+        server.url + SESSIONS,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Content-Type",
+        },
+        timeout=10,
+    )
     listed = http.get(server.url + f"{SESSIONS}/s", headers={"Origin": "https://other.example"}, timeout=10)
     other = http.get(server.url + f"{SESSIONS}/s", headers={"Origin": "https://evil.example"}, timeout=10)
 
@@ -105,8 +118,9 @@ def log_entries(server: Gunicorn, request_id: str, count: int) -> list[dict]:
     while True:
         lines = server.log_path.read_text(errors="replace").splitlines(keepends=True)
         # A line without its newline is still being written.
-        entries = [json.loads(line) for line in lines if line.startswith("{") and line.endswith("\n")
-                   and request_id in line]
+        entries = [
+            json.loads(line) for line in lines if line.startswith("{") and line.endswith("\n") and request_id in line
+        ]
         if len(entries) >= count or time.monotonic() > deadline:
             return entries
         time.sleep(0.05)  # polling interval while the worker writes its log line
@@ -114,14 +128,18 @@ def log_entries(server: Gunicorn, request_id: str, count: int) -> list[dict]:
 
 def test_the_request_id_reaches_the_answer_the_app_log_and_the_access_log(server, http):
     # A sent key is checked even while the service runs without keys: the app logs the refusal.
-    response = http.get(server.url + SESSIONS, timeout=10,
-                        headers={"X-Request-ID": "trace-gunicorn-1", "Authorization": "Bearer sb_unknown-key-0000"})
+    response = http.get(
+        server.url + SESSIONS,
+        timeout=10,
+        headers={"X-Request-ID": "trace-gunicorn-1", "Authorization": "Bearer sb_unknown-key-0000"},
+    )
 
     assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
     assert response.headers["X-Request-ID"] == response.json()["detail"]["request_id"] == "trace-gunicorn-1"
     entries = {entry["logger"]: entry for entry in log_entries(server, "trace-gunicorn-1", 2)}
     assert entries["app.auth"]["message"] == "rejected API key"
     assert entries["app.auth"]["request_id"] == "trace-gunicorn-1"
-    assert {"status": 401, "method": "GET", "path": SESSIONS, "request_id": "trace-gunicorn-1"}.items() \
-        <= entries["gunicorn.access"].items()
+    assert {"status": 401, "method": "GET", "path": SESSIONS, "request_id": "trace-gunicorn-1"}.items() <= entries[
+        "gunicorn.access"
+    ].items()
     assert "sb_unknown-key-0000" not in server.log_path.read_text(errors="replace")

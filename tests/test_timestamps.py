@@ -49,8 +49,11 @@ def test_instants_outside_years_1_to_9999_in_utc_read_back_as_the_same_instant(c
 
 
 def test_the_edges_of_time_keep_their_order(client):
-    for session_id, sent in [("first", "0001-01-01T00:00:00+23:59"), ("mid", "2025-01-01T00:00:00Z"),
-                             ("last", "9999-12-31T23:59:59-23:59")]:
+    for session_id, sent in [
+        ("first", "0001-01-01T00:00:00+23:59"),
+        ("mid", "2025-01-01T00:00:00Z"),
+        ("last", "9999-12-31T23:59:59-23:59"),
+    ]:
         assert client.post(SESSIONS, json={"session_id": session_id, "created_at": sent}).status_code == 201
 
     listed = [s["session_id"] for s in client.get(SESSIONS).get_json()["sessions"]]

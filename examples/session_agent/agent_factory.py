@@ -6,12 +6,13 @@ import itertools
 import os
 import re
 
-from postgresql_session_repository import SyncPostgreSQLSessionRepository
-from scripted_model import ScriptedModel
 from strands import Agent
 from strands.models.model import Model
 from strands.session.repository_session_manager import RepositorySessionManager
 from strands.types.content import Messages
+
+from postgresql_session_repository import SyncPostgreSQLSessionRepository
+from scripted_model import ScriptedModel
 
 SYSTEM_PROMPT = "You are a friendly assistant. Answer in one short sentence."
 

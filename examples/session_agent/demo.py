@@ -13,6 +13,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from agent_factory import create_agent
+
 from postgresql_session_repository import SyncPostgreSQLSessionRepository
 
 

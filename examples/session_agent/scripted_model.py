@@ -44,14 +44,16 @@ class ScriptedModel(Model):
         """Return the stored configuration."""
         return self.config
 
-    async def structured_output(self, output_model: Any, prompt: Messages, system_prompt: str | None = None,
-                                **kwargs: Any) -> AsyncGenerator[dict[str, Any], None]:
+    async def structured_output(
+        self, output_model: Any, prompt: Messages, system_prompt: str | None = None, **kwargs: Any
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Structured output is not scripted."""
         raise NotImplementedError("ScriptedModel has no structured output")
         yield {}  # pragma: no cover  (makes this an async generator)
 
-    async def stream(self, messages: Messages, tool_specs: Any = None, system_prompt: str | None = None,
-                     **kwargs: Any) -> AsyncGenerator[StreamEvent, None]:
+    async def stream(
+        self, messages: Messages, tool_specs: Any = None, system_prompt: str | None = None, **kwargs: Any
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Stream the next scripted reply as Bedrock-style events."""
         self.calls.append(json.loads(json.dumps(messages, default=repr)))
         reply: Any = next(self._replies, None)
@@ -77,5 +79,6 @@ class ScriptedModel(Model):
             if "redact_user" in reply:
                 yield {"redactContent": {"redactUserContentMessage": reply["redact_user"]}}
             yield {"messageStop": {"stopReason": "end_turn"}}
-        yield {"metadata": {"usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
-                            "metrics": {"latencyMs": 1}}}
+        yield {
+            "metadata": {"usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}, "metrics": {"latencyMs": 1}}
+        }

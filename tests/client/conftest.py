@@ -11,14 +11,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from postgresql_session_repository import SyncPostgreSQLSessionRepository
-from scripted_model import ScriptedModel
 from strands import Agent
 from strands.session.repository_session_manager import RepositorySessionManager
 
 from app.auth import fingerprint
 from harness.database import execute
 from harness.server import Gunicorn
+from postgresql_session_repository import SyncPostgreSQLSessionRepository
+from scripted_model import ScriptedModel
 
 # The client tests run with authentication on: the service is given this key, and every client in
 # these tests sends it (the client reads SESSION_BACKEND_API_KEY by default).
@@ -37,8 +37,11 @@ def api_key_in_environment(monkeypatch: pytest.MonkeyPatch, database_url: str) -
     """
     monkeypatch.setenv("SESSION_BACKEND_API_KEY", CLIENT_TEST_KEY)
     key_id, secret_hash = fingerprint(CLIENT_TEST_KEY)
-    execute(database_url, "INSERT INTO api_keys (key_id, namespace, secret_hash) VALUES (%s, %s, %s) "
-            "ON CONFLICT (key_id) DO NOTHING", (key_id, CLIENT_NAMESPACE, secret_hash))
+    execute(
+        database_url,
+        "INSERT INTO api_keys (key_id, namespace, secret_hash) VALUES (%s, %s, %s) ON CONFLICT (key_id) DO NOTHING",
+        (key_id, CLIENT_NAMESPACE, secret_hash),
+    )
     return CLIENT_TEST_KEY
 
 
@@ -79,7 +82,12 @@ def make_agent():
 
     def build(repository, session_id: str, replies=(), *, agent_id: str = "assistant", **agent_kwargs) -> Agent:
         manager = RepositorySessionManager(session_id=session_id, session_repository=repository)
-        return Agent(model=ScriptedModel(replies), agent_id=agent_id, callback_handler=None,
-                     session_manager=manager, **agent_kwargs)
+        return Agent(
+            model=ScriptedModel(replies),
+            agent_id=agent_id,
+            callback_handler=None,
+            session_manager=manager,
+            **agent_kwargs,
+        )
 
     return build

@@ -12,12 +12,13 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from postgresql_session_repository import SyncPostgreSQLSessionRepository
-from scripted_model import Reply, ScriptedModel
 from strands import Agent
 from strands.hooks import HookProvider
 from strands.multiagent import Swarm
 from strands.session.repository_session_manager import RepositorySessionManager
+
+from postgresql_session_repository import SyncPostgreSQLSessionRepository
+from scripted_model import Reply, ScriptedModel
 
 SWARM_ID = "team"
 TASK = "Write one line about the sky"
@@ -32,7 +33,10 @@ WRITER_STARTED = "writer started"
 
 
 def build_swarm(
-    repo: SyncPostgreSQLSessionRepository, session_id: str, research: Iterable[Reply], write: Iterable[Reply],
+    repo: SyncPostgreSQLSessionRepository,
+    session_id: str,
+    research: Iterable[Reply],
+    write: Iterable[Reply],
     hooks: Sequence[HookProvider] = (),
 ) -> tuple[Swarm, Agent, Agent]:
     """The swarm, persisted in ``session_id``, and its two agents (scripted with the given replies)."""

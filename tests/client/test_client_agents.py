@@ -37,7 +37,11 @@ def test_restart_restores_conversation_and_state_then_continues(repo, sid, make_
     assert str(second("What is my name?")).strip() == "Your name is Alice."
     # the restored history is what the model was given
     assert texts(second.model.calls[0]) == [
-        "My name is Alice", "Nice to meet you, Alice.", "My favourite colour is blue", "Noted.", "What is my name?",
+        "My name is Alice",
+        "Nice to meet you, Alice.",
+        "My favourite colour is blue",
+        "Noted.",
+        "What is my name?",
     ]
     assert [m.message_id for m in repo.list_messages(sid, "assistant")] == list(range(6))
     assert stored_texts(repo, sid)[-2:] == ["What is my name?", "Your name is Alice."]
@@ -63,10 +67,12 @@ def test_parallel_sessions_do_not_interfere(repo, sid, make_agent):
 def test_several_agents_in_one_session(repo, sid):
     def pair(replies_planner, replies_writer):
         manager = RepositorySessionManager(session_id=sid, session_repository=repo)
-        planner = Agent(model=ScriptedModel(replies_planner), agent_id="planner", callback_handler=None,
-                        session_manager=manager)
-        writer = Agent(model=ScriptedModel(replies_writer), agent_id="writer", callback_handler=None,
-                       session_manager=manager)
+        planner = Agent(
+            model=ScriptedModel(replies_planner), agent_id="planner", callback_handler=None, session_manager=manager
+        )
+        writer = Agent(
+            model=ScriptedModel(replies_writer), agent_id="writer", callback_handler=None, session_manager=manager
+        )
         return planner, writer
 
     planner, writer = pair(["Plan: three steps."], ["Draft written."])
@@ -128,8 +134,12 @@ def test_image_message_round_trips_as_bytes(repo, sid, make_agent):
 
 def test_long_conversation_restored_completely_and_in_order(repo, sid, make_agent):
     total = 2500
-    template = Agent(model=ScriptedModel([]), agent_id="assistant", callback_handler=None,
-                     conversation_manager=NullConversationManager())
+    template = Agent(
+        model=ScriptedModel([]),
+        agent_id="assistant",
+        callback_handler=None,
+        conversation_manager=NullConversationManager(),
+    )
     repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
     repo.create_agent(sid, SessionAgent.from_agent(template))
 

@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
+from strands.types.session import Session, SessionType
 
 from postgresql_session_repository import AuthenticationError, SyncPostgreSQLSessionRepository
-from strands.types.session import Session, SessionType
 
 SERVER_MESSAGE = "missing or invalid API key"
 

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from agent_factory import offline_reply
+
 from postgresql_session_repository import SyncPostgreSQLSessionRepository
 from scripted_model import ScriptedModel
 
@@ -43,8 +44,11 @@ def test_readme_snippet_runs(backend, monkeypatch, capsys):
 
 
 def test_readme_demo_command_runs(backend):
-    commands = [line.strip() for line in strands_section().splitlines()
-                if line.startswith("PYTHONPATH=") and "examples/session_agent/demo.py" in line]
+    commands = [
+        line.strip()
+        for line in strands_section().splitlines()
+        if line.startswith("PYTHONPATH=") and "examples/session_agent/demo.py" in line
+    ]
     assert commands, "the Strands section does not say how to run the demo"
     env = {k: v for k, v in os.environ.items() if k not in ("SESSION_AGENT_MODEL", "PYTHONPATH")}
     env["SESSION_BACKEND_URL"] = backend.url
@@ -54,4 +58,3 @@ def test_readme_demo_command_runs(backend):
     assert "agent: Your name is Alice." in result.stdout
     for name in ("Bob", "Carol", "Dave", "Erin"):
         assert f"-> Your name is {name}." in result.stdout
-

@@ -10,13 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from scripted_model import ScriptedModel
 from strands import Agent
 from strands.hooks import BeforeNodeCallEvent, HookProvider, HookRegistry
 from strands.multiagent import GraphBuilder
 from strands.multiagent.base import Status
 from strands.session.repository_session_manager import RepositorySessionManager
 from swarm_team import FACT, HANDOFF_MESSAGE, RESEARCH, SWARM_ID, TASK, WRITER_STARTED, build_swarm
+
+from scripted_model import ScriptedModel
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD_DEADLINE = 60.0  # seconds for the child process to reach the writer
@@ -74,8 +75,13 @@ def run_until_the_writer_starts(url: str, session_id: str) -> None:
     """Run the swarm in a process of its own and kill it (SIGKILL) while the writer works."""
     # As a user's project runs it: the client and the scripted model as top-level modules.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "client"), str(ROOT / "examples/session_agent")])}
-    child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("swarm_team.py")), url, session_id],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("swarm_team.py")), url, session_id],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         with selectors.DefaultSelector() as selector:
             selector.register(child.stdout, selectors.EVENT_READ)
@@ -93,7 +99,10 @@ def test_a_swarm_killed_mid_way_resumes_at_the_node_it_owed(backend, repo, sid):
     # What the service holds is the checkpoint after the researcher's turn: nothing ran the process' cleanup.
     stored = repo.read_multi_agent(sid, SWARM_ID)
     assert (stored["status"], stored["node_history"], stored["next_nodes_to_execute"]) == (
-        "executing", ["researcher"], ["writer"])
+        "executing",
+        ["researcher"],
+        ["writer"],
+    )
     assert stored["context"]["shared_context"] == {"researcher": FACT}
     assert stored["context"]["handoff_message"] == HANDOFF_MESSAGE
     assert stored["node_results"]["researcher"]["status"] == "completed"
@@ -116,7 +125,10 @@ def test_a_swarm_killed_mid_way_resumes_at_the_node_it_owed(backend, repo, sid):
     final = repo.read_multi_agent(sid, SWARM_ID)
     assert final == resumed.serialize_state()
     assert (final["status"], final["node_history"], final["next_nodes_to_execute"]) == (
-        "completed", ["researcher", "writer"], [])
+        "completed",
+        ["researcher", "writer"],
+        [],
+    )
 
 
 class ApproveTheWriter(HookProvider):
@@ -138,7 +150,10 @@ def test_an_interrupted_swarm_resumes_from_the_service_with_the_answer(repo, sid
     assert interrupted.status == Status.INTERRUPTED
     stored = repo.read_multi_agent(sid, SWARM_ID)
     assert (stored["status"], stored["node_history"], stored["next_nodes_to_execute"]) == (
-        "interrupted", ["researcher"], ["writer"])
+        "interrupted",
+        ["researcher"],
+        ["writer"],
+    )
     interrupt_state = stored["_internal_state"]["interrupt_state"]
     assert interrupt_state["activated"] is True
     [(interrupt_id, interrupt)] = interrupt_state["interrupts"].items()
@@ -164,7 +179,10 @@ def test_a_completed_swarm_is_stored_whole_and_a_new_one_starts_the_task_afresh(
     stored = repo.read_multi_agent(sid, SWARM_ID)
     assert stored == swarm.serialize_state()
     assert (stored["status"], stored["node_history"], stored["next_nodes_to_execute"]) == (
-        "completed", ["researcher", "writer"], [])
+        "completed",
+        ["researcher", "writer"],
+        [],
+    )
     writer_result = stored["node_results"]["writer"]["result"]
     assert writer_result["message"]["content"][0]["text"] == "The sky is blue."
 
@@ -176,5 +194,7 @@ def test_a_completed_swarm_is_stored_whole_and_a_new_one_starts_the_task_afresh(
 
     assert len(researcher.model.calls) == 2 and len(writer.model.calls) == 1
     assert node_ids(result.node_history) == ["researcher", "writer"]
-    assert repo.read_multi_agent(sid, SWARM_ID)["node_results"]["writer"]["result"]["message"]["content"][0][
-        "text"] == "The sky is still blue."
+    assert (
+        repo.read_multi_agent(sid, SWARM_ID)["node_results"]["writer"]["result"]["message"]["content"][0]["text"]
+        == "The sky is still blue."
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
@@ -66,7 +66,11 @@ def test_outage_mid_conversation_then_recovery(own_backend, sid, make_agent):
     stored = repo.list_messages(sid, "assistant")
     assert [m.message_id for m in stored] == [0, 1, 2, 3, 4]
     assert texts(m.to_message() for m in stored) == [
-        "I am Bob", "Hello Bob.", "Are you there?", "Hello again?", "Yes, Bob, I am here.",
+        "I am Bob",
+        "Hello Bob.",
+        "Are you there?",
+        "Hello again?",
+        "Yes, Bob, I am here.",
     ]
     repo.close()
 
@@ -127,6 +131,9 @@ def test_database_down_is_backend_unavailable_after_the_retries_then_the_agent_c
     assert texts(resumed.messages) == ["I am Bob", "Hello Bob."]
     resumed("Still there?")
     assert texts(m.to_message() for m in repo.list_messages(sid, "assistant")) == [
-        "I am Bob", "Hello Bob.", "Still there?", "Yes, Bob.",
+        "I am Bob",
+        "Hello Bob.",
+        "Still there?",
+        "Yes, Bob.",
     ]
     repo.close()

@@ -7,7 +7,7 @@ import inspect
 import json
 import socket
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -66,8 +66,9 @@ class FlakyAdapter(HTTPAdapter):
     """Transport that simulates lost responses: the first matching request reaches the server (or not),
     then the client sees a connection error, as when a network link drops mid-request."""
 
-    def __init__(self, method: str, deliver_first: bool, failures: int = 1,
-                 error: type[Exception] = requests.ConnectionError) -> None:
+    def __init__(
+        self, method: str, deliver_first: bool, failures: int = 1, error: type[Exception] = requests.ConnectionError
+    ) -> None:
         super().__init__()
         self.method, self.deliver_first, self.failures, self.error = method, deliver_first, failures, error
         self.sent: list[requests.PreparedRequest] = []
@@ -148,7 +149,7 @@ def test_delete_session_cascades(repo, agent_in_session):
 
 
 def test_list_sessions_newest_first_across_pages(repo, sid, monkeypatch):
-    base = datetime.now(timezone.utc)
+    base = datetime.now(UTC)
     ids = [f"{sid}-{n}" for n in range(3)]
     for n, session_id in enumerate(ids):
         stamp = (base + timedelta(seconds=n)).isoformat()
@@ -491,13 +492,24 @@ def test_message_decoding_matches_strands_from_dict():
     from postgresql_session_repository import _decode_bytes, _message_from
 
     image = SessionMessage(
-        message={"role": "user", "content": [{"image": {"format": "png", "source": {"bytes": b"\x89PNG\x00\xff"}}},
-                                             {"document": {"name": "d", "source": {"bytes": b""}}}]},
-        message_id=7, redact_message={"role": "user", "content": [{"text": "[image removed]"}]},
+        message={
+            "role": "user",
+            "content": [
+                {"image": {"format": "png", "source": {"bytes": b"\x89PNG\x00\xff"}}},
+                {"document": {"name": "d", "source": {"bytes": b""}}},
+            ],
+        },
+        message_id=7,
+        redact_message={"role": "user", "content": [{"text": "[image removed]"}]},
     ).to_dict()
     minimal = {"message": {"role": "user", "content": []}, "message_id": 0, "created_at": "x", "updated_at": "y"}
-    look_alike = {**minimal, "message": {"role": "user", "content": [{"json": {"__bytes_encoded__": False, "data": "AA=="}},
-                                                                     {"json": {"__bytes_encoded__": True}}]}}
+    look_alike = {
+        **minimal,
+        "message": {
+            "role": "user",
+            "content": [{"json": {"__bytes_encoded__": False, "data": "AA=="}}, {"json": {"__bytes_encoded__": True}}],
+        },
+    }
     for data in (image, {**image, "unknown_field": 1}, minimal, look_alike):
         parsed = json.loads(json.dumps(data), object_hook=_decode_bytes)
         assert _message_from(parsed) == SessionMessage.from_dict(data)

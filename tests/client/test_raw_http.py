@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 import pytest
 from strands.types.session import Session, SessionAgent, SessionType
@@ -23,8 +23,10 @@ def send(backend, method: str, target: str, body: bytes | Iterable[bytes] | None
     An iterable body goes out with ``Transfer-Encoding: chunked`` and no ``Content-Length``.
     """
     conn = http.client.HTTPConnection("127.0.0.1", backend.port, timeout=60)
-    headers = {"Authorization": f"Bearer {backend.env['API_KEYS'].split(':', 1)[1]}",
-               "Content-Type": "application/json"}
+    headers = {
+        "Authorization": f"Bearer {backend.env['API_KEYS'].split(':', 1)[1]}",
+        "Content-Type": "application/json",
+    }
     try:
         conn.request(method, target, body=body, headers=headers, encode_chunked=not isinstance(body, bytes))
         response = conn.getresponse()
@@ -37,7 +39,7 @@ def send(backend, method: str, target: str, body: bytes | Iterable[bytes] | None
 def chunks(data: bytes) -> Iterable[bytes]:
     """``data`` in 64 KiB pieces, for a chunked request."""
     for start in range(0, len(data), CHUNK):
-        yield data[start:start + CHUNK]
+        yield data[start : start + CHUNK]
 
 
 @pytest.fixture
@@ -64,13 +66,16 @@ def test_encoded_slash_in_a_session_id_is_422_not_the_agent_it_spells(backend, r
     assert repo.read_agent(victim, "a").state == {"secret": 1}
 
 
-@pytest.mark.parametrize("target, field", [
-    ("/api/v1/sessions/{sid}/agents/a%5Cb", "agent_id"),
-    ("/api/v1/sessions/{sid}/agents/a%5cb/messages", "agent_id"),
-    ("/api/v1/sessions/{sid}/agents/x%2Fy/messages/0", "agent_id"),
-    ("/api/v1/sessions/{sid}/multi-agents/m%2Fn", "multi_agent_id"),
-    ("/api/v1/sessions/a%2Fb", "session_id"),  # decoded, no route matches: still the id's fault
-])
+@pytest.mark.parametrize(
+    "target, field",
+    [
+        ("/api/v1/sessions/{sid}/agents/a%5Cb", "agent_id"),
+        ("/api/v1/sessions/{sid}/agents/a%5cb/messages", "agent_id"),
+        ("/api/v1/sessions/{sid}/agents/x%2Fy/messages/0", "agent_id"),
+        ("/api/v1/sessions/{sid}/multi-agents/m%2Fn", "multi_agent_id"),
+        ("/api/v1/sessions/a%2Fb", "session_id"),  # decoded, no route matches: still the id's fault
+    ],
+)
 def test_encoded_separators_name_the_id_they_are_in(backend, victim, target, field):
     status, answer = send(backend, "GET", target.format(sid=victim))
 
@@ -111,8 +116,9 @@ def _message_body(size: int) -> bytes:
 
 
 def test_chunked_body_over_the_limit_is_413_and_stores_nothing(backend, repo, victim):
-    status, answer = send(backend, "POST", f"/api/v1/sessions/{victim}/agents/a/messages",
-                          chunks(_message_body(MAX_CONTENT_LENGTH + 1)))
+    status, answer = send(
+        backend, "POST", f"/api/v1/sessions/{victim}/agents/a/messages", chunks(_message_body(MAX_CONTENT_LENGTH + 1))
+    )
 
     assert status == 413, answer
     assert answer["detail"]["error"] == "PayloadTooLargeError"
@@ -120,8 +126,9 @@ def test_chunked_body_over_the_limit_is_413_and_stores_nothing(backend, repo, vi
 
 
 def test_chunked_body_of_exactly_the_limit_is_accepted(backend, repo, victim):
-    status, answer = send(backend, "POST", f"/api/v1/sessions/{victim}/agents/a/messages",
-                          chunks(_message_body(MAX_CONTENT_LENGTH)))
+    status, answer = send(
+        backend, "POST", f"/api/v1/sessions/{victim}/agents/a/messages", chunks(_message_body(MAX_CONTENT_LENGTH))
+    )
 
     assert status == 201, answer
     assert len(repo.read_message(victim, "a", 0).message["content"][0]["text"]) > MAX_CONTENT_LENGTH - 100
