@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 API_PORT ?= 8001
 API_HOST ?= 127.0.0.1
 
-.PHONY: venv run psql test container-test bench soak clean
+.PHONY: venv run psql lint format test container-test bench soak clean
 
 venv: $(STAMP)
 
@@ -25,8 +25,19 @@ run: venv
 psql: venv
 	@$(BIN)/python -m app.embedded psql
 
-## Run the whole test suite (TEST_DATABASE_URL if set, else an embedded PostgreSQL).
-test: venv
+## Lint and type-check: ruff over the whole tree (ruff.toml), mypy over app/ and client/ (setup.cfg).
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## Rewrite the tree as `make lint` wants it (formatting and the fixes ruff can make safely).
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Lint, then run the whole test suite (TEST_DATABASE_URL if set, else an embedded PostgreSQL).
+test: venv lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## Build the image and run the compose stack, Helm and lint checks (see scripts/container-test.sh).
@@ -46,4 +57,4 @@ soak: venv
 	PYTHONPATH=$(BENCH_PYTHONPATH)$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
