@@ -71,7 +71,14 @@ class MakeRun:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self._wait_for_health()
+        try:
+            self._wait_for_health()
+        except BaseException:
+            # `with` calls __exit__ only once __enter__ has returned: stop what was started here.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=STOP_DEADLINE_SECONDS)
+            raise
         return self
 
     def _wait_for_health(self) -> None:
