@@ -38,11 +38,7 @@ def create_multi_agent(session_id: str) -> Response:
     """
     state = load_json(MULTI_AGENT_STATE_SCHEMA)
     body = queries.create_multi_agent(
-        get_db(),
-        **g.caller,
-        session_id=session_id,
-        multi_agent_id=state["id"],
-        state=schemas.json_text(state),
+        get_db(), **g.caller, session_id=session_id, multi_agent_id=state["id"], state=schemas.json_text(state)
     )
     return json_response(body, 201)
 
@@ -87,11 +83,7 @@ def update_multi_agent(session_id: str, multi_agent_id: str) -> Response:
     if state["id"] != multi_agent_id:
         raise RequestValidationError("body id does not match the path", fields={"id": ["must equal the path id"]})
     body = queries.update_multi_agent(
-        get_db(),
-        **g.caller,
-        session_id=session_id,
-        multi_agent_id=multi_agent_id,
-        state=schemas.json_text(state),
+        get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id, state=schemas.json_text(state)
     )
     return json_response(found(body, "multi-agent state"))
 

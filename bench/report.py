@@ -70,6 +70,19 @@ def _f(value: Any, digits: int = 2) -> str:
     return "-" if value is None else f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
+def _load_row(name: str, run: dict[str, Any], ratio: str = "") -> tuple[str, ...]:
+    """One row of the wrk table: rate, latency, errors and server CPU of a load run."""
+    return (
+        name,
+        _f(run["requests_per_s"], 0),
+        _f(run["p50_ms"]),
+        _f(run["p99_ms"]),
+        _f(run["errors"], 0),
+        _f(run["server_cpu_ms_per_request"], 3),
+        ratio,
+    )
+
+
 def soak_table(s: dict[str, Any]) -> str:
     """A soak's summary as a plain-text table."""
     return _rows(
@@ -133,24 +146,8 @@ def table(results: dict[str, Any]) -> str:
             "2. Concurrent appends (wrk, 16 connections)",
             [
                 ("requests", "requests/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req", "/ floor rate"),
-                (
-                    "POST message",
-                    _f(ap["requests_per_s"], 0),
-                    _f(ap["p50_ms"]),
-                    _f(ap["p99_ms"]),
-                    _f(ap["errors"], 0),
-                    _f(ap["server_cpu_ms_per_request"], 3),
-                    _f(results["ratios"]["appends_to_floor"]),
-                ),
-                (
-                    "GET /health/live (no database)",
-                    _f(live["requests_per_s"], 0),
-                    _f(live["p50_ms"]),
-                    _f(live["p99_ms"]),
-                    _f(live["errors"], 0),
-                    _f(live["server_cpu_ms_per_request"], 3),
-                    "",
-                ),
+                _load_row("POST message", ap, _f(results["ratios"]["appends_to_floor"])),
+                _load_row("GET /health/live (no database)", live),
             ],
         )
     )

@@ -397,11 +397,7 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
     # -- HTTP -----------------------------------------------------------------------------------------
 
     def _create(
-        self,
-        path: str,
-        body: dict[str, Any],
-        compare: tuple[str, ...] | None,
-        missing: type[SessionRepositoryError],
+        self, path: str, body: dict[str, Any], compare: tuple[str, ...] | None, missing: type[SessionRepositoryError]
     ) -> dict[str, Any]:
         """POST the record whose path will be ``path`` to its collection; a 409 met only after a retry is
         success when the record stored at ``path`` is what we sent."""

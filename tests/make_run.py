@@ -64,12 +64,7 @@ class MakeRun:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                ["make", "run"],
-                cwd=PROJECT_ROOT,
-                env=env,
-                start_new_session=True,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                ["make", "run"], cwd=PROJECT_ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT
             )
         try:
             self._wait_for_health()

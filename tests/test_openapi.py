@@ -215,12 +215,7 @@ def test_the_generated_tests_run_every_check():
 
 
 @schema.parametrize()
-@settings(
-    max_examples=EXAMPLES_PER_OPERATION,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,
-)
+@settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_generated_requests_pass_every_check(case):
     keep_the_rules_stated_in_words(case)
     case.call_and_validate(checks=ALL_CHECKS)
