@@ -13,8 +13,10 @@ from collections.abc import Iterable
 import pytest
 from strands.types.session import Session, SessionAgent, SessionType
 
+from app.config import DEFAULT_MAX_CONTENT_LENGTH
+
 CHUNK = 64 * 1024
-MAX_CONTENT_LENGTH = 10 * 1024 * 1024  # the service's default, which the shared backend runs with
+MAX_CONTENT_LENGTH = DEFAULT_MAX_CONTENT_LENGTH  # the shared backend runs with the default
 
 
 def send(backend, method: str, target: str, body: bytes | Iterable[bytes] | None = None) -> tuple[int, dict]:
