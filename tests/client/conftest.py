@@ -59,6 +59,12 @@ def new_api_key(database_url: str) -> str:
 
 
 @pytest.fixture
+def make_api_key(database_url: str):
+    """Makes keys of namespaces of their own (see new_api_key)."""
+    return lambda: new_api_key(database_url)
+
+
+@pytest.fixture
 def service_storage(backend: Gunicorn, database_url: str):
     """A SessionBackendStorage on the shared service, in a namespace of the test's own (so it starts empty)."""
     with SessionBackendStorage(backend.url, api_key=new_api_key(database_url), timeout=10) as storage:

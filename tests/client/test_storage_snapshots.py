@@ -14,7 +14,6 @@ from strands.agent.conversation_manager import SlidingWindowConversationManager
 from strands.session.snapshot_session_manager import SnapshotSessionManager
 from strands.storage import InMemoryStorage
 
-from conftest import new_api_key
 from postgresql_session_repository import SessionBackendStorage
 from scripted_model import ScriptedModel
 
@@ -27,7 +26,7 @@ def texts(messages) -> list[str]:
 
 
 @pytest.fixture(params=["service", "in-memory"])
-def new_storage(request, database_url) -> Callable[[], object]:
+def new_storage(request) -> Callable[[], object]:
     """Makes the storage of one "process": on the service, a new SessionBackendStorage each time, all on one
     key of the test's own; Strands' InMemoryStorage (one object, as nothing else survives) for reference."""
     if request.param == "in-memory":
@@ -35,7 +34,7 @@ def new_storage(request, database_url) -> Callable[[], object]:
         yield lambda: shared
         return
     backend = request.getfixturevalue("backend")
-    api_key = new_api_key(database_url)
+    api_key = request.getfixturevalue("make_api_key")()
     made: list[SessionBackendStorage] = []
 
     def make() -> SessionBackendStorage:
