@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
 from agent_factory import offline_reply
+from strands.session.snapshot_session_manager import SnapshotSessionManager
 
-from postgresql_session_repository import SyncPostgreSQLSessionRepository
+from postgresql_session_repository import SessionBackendStorage, SyncPostgreSQLSessionRepository
 from scripted_model import ScriptedModel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +44,26 @@ def test_readme_snippet_runs(backend, monkeypatch, capsys):
         assert "Your name is Alice." in capsys.readouterr().out
         stored = repo.list_messages(session_ids[0], "my-agent")
         assert [m.message["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
+
+
+def test_readme_snapshot_snippet_runs(backend, monkeypatch, capsys):
+    snippets = [s for s in re.findall(r"```python\n(.*?)```", strands_section(), re.DOTALL) if "SnapshotSession" in s]
+    assert snippets, "the Strands section has no snippet with a SnapshotSessionManager"
+    monkeypatch.setattr("strands.agent.agent.BedrockModel", lambda **_: ScriptedModel(itertools.repeat(offline_reply)))
+    monkeypatch.setenv("SESSION_BACKEND_URL", backend.url)
+    session_ids = re.findall(r'create_snapshot_agent\("([^"]+)"\)', snippets[0])
+    assert session_ids, "the snippet creates no agent with a literal session id"
+    with SessionBackendStorage(backend.url) as storage:
+        for session_id in set(session_ids):
+            asyncio.run(SnapshotSessionManager(session_id, storage=storage).delete_session())
+
+        exec(compile(snippets[0], "README.md", "exec"), {"__name__": "readme_snippet"})
+
+        assert "Your name is Alice." in capsys.readouterr().out
+        latest = f"session/{session_ids[0]}/scopes/agent/my-agent/snapshots/snapshot_latest.json"
+        assert asyncio.run(storage.list(f"session/{session_ids[0]}/")) == [latest]
+        snapshot = json.loads(asyncio.run(storage.read(latest)))
+        assert [m["role"] for m in snapshot["data"]["messages"]] == ["user", "assistant", "user", "assistant"]
 
 
 def test_readme_demo_command_runs(backend):
