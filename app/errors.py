@@ -27,6 +27,8 @@ _CONSTRAINT_MESSAGES = {
     "session_agents_session_fkey": "session not found",
     "multi_agents_session_fkey": "session not found",
     "session_messages_agent_fkey": "agent not found in this session",
+    # Writes name it in ON CONFLICT, so a request never violates it; listed for completeness.
+    "storage_objects_pkey": "object already exists",
 }
 
 
@@ -59,6 +61,12 @@ class ConflictError(APIError):
     """The resource already exists (409)."""
 
     status_code, error = 409, "ConflictError"
+
+
+class PreconditionFailedError(APIError):
+    """An If-Match or If-None-Match condition does not hold for the stored object (412)."""
+
+    status_code, error = 412, "PreconditionFailedError"
 
 
 class PayloadTooLargeError(APIError):

@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from flask import Flask, Response, current_app, g, request
 from marshmallow import Schema
@@ -29,7 +29,16 @@ _ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
 _ENCODED_SEPARATOR_MESSAGE = "must not contain '/' or '\\', percent-encoded or not"
 # The API's endpoints that read a query string (with load_query); every other API endpoint refuses one.
 # Health probes and the documentation pages ignore query strings: cache-busting parameters are usual.
-QUERY_ENDPOINTS = frozenset({"sessions.list_sessions", "messages.list_messages"})
+QUERY_ENDPOINTS = frozenset(
+    {
+        "sessions.list_sessions",
+        "messages.list_messages",
+        "storage.write_object",
+        "storage.read_object",
+        "storage.delete_object",
+        "storage.list_keys",
+    }
+)
 
 
 def json_response(body: str, status: int = 200) -> Response:
@@ -62,7 +71,7 @@ def load_json(schema: Schema) -> dict[str, Any]:
         BadRequestError: when the body is not JSON.
         marshmallow.ValidationError: when it does not fit the schema (answered with 422).
     """
-    raw = _body()
+    raw = raw_body()
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
@@ -73,7 +82,7 @@ def load_json(schema: Schema) -> dict[str, Any]:
     return loaded
 
 
-def _body() -> bytes:
+def raw_body() -> bytes:
     """The request body; a chunked one longer than MAX_CONTENT_LENGTH raises RequestEntityTooLarge (413).
 
     Without a Content-Length, werkzeug stops reading at the limit and returns what it read, as if
@@ -98,6 +107,13 @@ def load_query(schema: Schema) -> dict[str, Any]:
         RequestValidationError: when a parameter is given more than once (which value was meant?).
         marshmallow.ValidationError: for an unknown parameter or a bad value (answered with 422).
     """
+    try:
+        # werkzeug decodes invalid UTF-8 to U+FFFD, which would quietly name another key.
+        parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise RequestValidationError(
+            "request failed validation", fields={"_query": ["must be percent-encoded UTF-8"]}
+        ) from None
     repeated = {name: ["given more than once"] for name, values in request.args.lists() if len(values) > 1}
     if repeated:
         raise RequestValidationError("request failed validation", fields=repeated)

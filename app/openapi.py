@@ -34,6 +34,10 @@ _SCHEMAS = (
     "Message",
     "MessagePage",
     "MultiAgentState",
+    "StorageObject",
+    "StorageKeyPage",
+    "StorageSearch",
+    "StorageSearchResults",
     "Error",
     "HealthStatus",
 )
@@ -62,6 +66,10 @@ _TAGS = (
     ("agents", "The agents of a session and their state, as Strands' `SessionAgent` serializes it."),
     ("messages", "The conversation of one agent, numbered by `message_id`."),
     ("multi-agents", "Swarm and Graph state, stored whole as `MultiAgentBase.serialize_state()` returns it."),
+    (
+        "storage",
+        "A byte store for Strands' `Storage` protocol (snapshots, the stash, memory files): objects under keys.",
+    ),
     ("health", "Probes for people, load balancers and orchestrators; they never need an API key."),
 )
 # Errors any request can meet, documented on every operation they apply to.
@@ -70,6 +78,7 @@ _ERRORS = {
     "Unauthorized": (401, "No valid API key (header WWW-Authenticate: Bearer)"),
     "NotFound": (404, "The resource or its parent does not exist"),
     "Conflict": (409, "The resource already exists"),
+    "PreconditionFailed": (412, "The stored object does not meet If-Match or If-None-Match"),
     "PayloadTooLarge": (413, "The body exceeds MAX_CONTENT_LENGTH"),
     "ValidationError": (422, "The body, query or path fails validation; `fields` names what"),
     "ServiceUnavailable": (503, "The database is unreachable; retry after Retry-After seconds"),

@@ -6,4 +6,5 @@
 \ir migrations/0001_initial.sql
 \ir migrations/0002_namespaces.sql
 \ir migrations/0003_keys_stay_required.sql
+\ir migrations/0004_storage_objects.sql
 \ir migrations/functions.sql

@@ -21,6 +21,7 @@ from key_helpers import bearer
 pytestmark = pytest.mark.over_http
 
 STATE = {"id": "swarm", "status": "executing"}
+OBJECT = "/api/v1/storage/object"
 # team-a's records (see a_owns_everything) that fill the path of every request.
 PATH_ARGUMENTS = {"session_id": "s", "agent_id": "a", "message_id": "0", "multi_agent_id": "swarm"}
 # A valid body for each API endpoint, None for one that takes none. Creating reuses team-a's ids:
@@ -45,12 +46,25 @@ BODIES: dict[str, dict[str, Any] | None] = {
     "multi_agents.get_multi_agent": None,
     "multi_agents.update_multi_agent": {"id": "swarm", "status": "completed"},
     "multi_agents.delete_multi_agent": None,
+    "storage.write_object": {"b": "b's"},
+    "storage.read_object": None,
+    "storage.delete_object": None,
+    "storage.list_keys": None,
+    "storage.search": {"query": "secret", "include_data": True},
+}
+# The query string of each endpoint that names its target there: team-a's object (see a_owns_everything).
+QUERIES: dict[str, dict[str, str]] = {
+    "storage.write_object": {"key": "session/s/scopes/a"},
+    "storage.read_object": {"key": "session/s/scopes/a"},
+    "storage.delete_object": {"key": "session/s/scopes/a"},
+    "storage.list_keys": {"prefix": "session/"},
 }
 RESOURCE_TABLES = {
     "sessions": "session_id",
     "session_agents": "agent_id",
     "session_messages": "message_id",
     "multi_agents": "multi_agent_id",
+    "storage_objects": "key",
 }
 # What differs between two equal answers: the request's id and the clock.
 _NOISE = {"request_id", "created_at", "updated_at"}
@@ -112,6 +126,8 @@ def a_owns_everything(client: FlaskClient, keys) -> tuple[dict[str, str], dict[s
     message = {"message_id": 0, "message": {"role": "user", "content": [{"text": "a's secret"}]}}
     assert client.post(message_url("s", "a"), json=message, headers=a).status_code == 201
     assert client.post(f"{SESSIONS}/s/multi-agents", json=STATE, headers=a).status_code == 201
+    stored = client.put(OBJECT, query_string=QUERIES["storage.read_object"], data=b"a's secret", headers=a)
+    assert stored.status_code == 201
     return a, b
 
 
@@ -130,11 +146,13 @@ def test_another_namespace_gets_the_answer_of_an_empty_store_and_changes_nothing
     path, body = request_for(endpoint, rule)
     team_a_before = records(clean_db, "team-a")
 
-    response = client.open(path, method=method, json=body, headers=b)
+    query = QUERIES.get(endpoint)
+
+    response = client.open(path, method=method, json=body, headers=b, query_string=query)
 
     assert records(clean_db, "team-a") == team_a_before
     execute(clean_db, f"TRUNCATE {', '.join(RESOURCE_TABLES)}")  # the keys stay
-    nothing = client.open(path, method=method, json=body, headers=b)
+    nothing = client.open(path, method=method, json=body, headers=b, query_string=query)
     # A body the endpoint refused would make both answers the same 4xx and prove nothing.
     assert nothing.status_code in (200, 201, 204, 404), (nothing.status_code, nothing.get_json(silent=True))
     assert answer(response) == answer(nothing)
@@ -153,7 +171,7 @@ def test_every_request_with_a_bad_key_is_401_and_changes_nothing(
     before = records(clean_db)
 
     for headers in ({}, bearer("sb_not-a-key-we-issued")):
-        response = client.open(path, method=method, json=body, headers=headers)
+        response = client.open(path, method=method, json=body, headers=headers, query_string=QUERIES.get(endpoint))
 
         assert error_summary(response) == UNAUTHENTICATED, headers
     assert records(clean_db) == before

@@ -44,7 +44,7 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
         ' VALUES (\'old-session\', \'swarm\', \'{"id": "swarm", "status": "completed"}\')',
     )
 
-    assert migrations.apply_schema(url) == ["0001", "0002", "0003"]
+    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004"]
     assert migrations.apply_schema(url) == []
 
     app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
@@ -76,6 +76,7 @@ def test_init_db_command_reports_what_it_applied(first_schema_database):
         ("0001",),
         ("0002",),
         ("0003",),
+        ("0004",),
     ]
 
 
@@ -145,5 +146,27 @@ def test_upgrade_keeps_requests_without_a_key_refused_once_a_key_was_created(
     app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
     try:
         assert app.test_client().post(SESSIONS, json={"session_id": "s"}).status_code == keyless_status
+    finally:
+        db.close_pool(app)
+
+
+@pytest.fixture
+def keys_release_database(database_url):
+    """A database of the release before 0004, which had no byte store."""
+    yield from _todays_schema_but(
+        database_url, "DROP TABLE storage_objects; DELETE FROM schema_migrations WHERE version = '0004'"
+    )
+
+
+def test_upgrade_adds_the_byte_store(keys_release_database):
+    url = keys_release_database
+
+    assert migrations.apply_schema(url) == ["0004"]
+
+    app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
+    try:
+        client = app.test_client()
+        assert client.put("/api/v1/storage/object", query_string={"key": "a/b"}, data=b"\x00\xff").status_code == 201
+        assert client.get("/api/v1/storage/object", query_string={"key": "a/b"}).data == b"\x00\xff"
     finally:
         db.close_pool(app)

@@ -85,3 +85,26 @@ BEGIN
     RAISE EXCEPTION 'missing or invalid API key' USING ERRCODE = 'invalid_authorization_specification';
 END
 $$;
+
+-- The full-text vector of a byte-store value (migration 0004): its words when the bytes are UTF-8
+-- text, NULL when they are not (binary values are stored, never refused). The 'simple' configuration
+-- neither stems nor drops stop words, so a key word matches as Strands' own keyword search would, in
+-- any language. A tsvector holds at most 1 MB: a text too rich for one is indexed from its start.
+CREATE OR REPLACE FUNCTION storage_search_vector(data bytea) RETURNS tsvector
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+    body text;
+BEGIN
+    BEGIN
+        body := convert_from(data, 'UTF8');
+    EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+        RETURN NULL;
+    END;
+    BEGIN
+        RETURN to_tsvector('simple', body);
+    EXCEPTION WHEN program_limit_exceeded THEN
+        RETURN to_tsvector('simple', left(body, 262144));
+    END;
+END
+$$;

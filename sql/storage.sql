@@ -1,0 +1,96 @@
+-- The byte store (Strands' `Storage`): keys and values are bytea, each query one statement, so each
+-- request is one transaction and one round trip. `(SELECT caller_namespace(:key_hash, :keyless))`
+-- checks the caller's API key inside it. :scope is the key's distribution segment (app/storage_keys.py).
+-- The value is bound once, in `v`: psycopg2 interpolates parameters, so naming :data three times would
+-- send the value three times.
+
+-- name: write_object(key_hash, keyless, scope, key, data)^
+-- Creates or replaces. (xmax = 0) is true for a row this statement inserted, false for one it updated.
+WITH v AS (SELECT :data::bytea AS data)
+INSERT INTO storage_objects AS o (namespace, scope, key, data, sha256, size, updated_at, search_vector)
+SELECT (SELECT caller_namespace(:key_hash, :keyless)), :scope, :key, v.data, sha256(v.data), octet_length(v.data),
+       now(), storage_search_vector(v.data)
+FROM v
+ON CONFLICT (namespace, scope, key) DO UPDATE
+SET data = excluded.data, sha256 = excluded.sha256, size = excluded.size, updated_at = excluded.updated_at,
+    search_vector = excluded.search_vector
+RETURNING encode(o.sha256, 'hex'), o.size, iso_utc(o.updated_at), (o.xmax = 0);
+
+-- name: write_new_object(key_hash, keyless, scope, key, data)^
+-- If-None-Match: *. No row back means the key exists: the unique key decides, not a prior read.
+WITH v AS (SELECT :data::bytea AS data)
+INSERT INTO storage_objects AS o (namespace, scope, key, data, sha256, size, updated_at, search_vector)
+SELECT (SELECT caller_namespace(:key_hash, :keyless)), :scope, :key, v.data, sha256(v.data), octet_length(v.data),
+       now(), storage_search_vector(v.data)
+FROM v
+ON CONFLICT (namespace, scope, key) DO NOTHING
+RETURNING encode(o.sha256, 'hex'), o.size, iso_utc(o.updated_at), true;
+
+-- name: replace_matching_object(key_hash, keyless, scope, key, data, any_tag, tags)^
+-- If-Match: replaces the object only while its sha256 is one of :tags (or, with :any_tag, while it
+-- exists); the row lock the UPDATE takes makes the comparison and the write one step.
+WITH v AS (SELECT :data::bytea AS data)
+UPDATE storage_objects AS o
+SET data = v.data, sha256 = sha256(v.data), size = octet_length(v.data), updated_at = now(),
+    search_vector = storage_search_vector(v.data)
+FROM v
+WHERE o.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND o.scope = :scope AND o.key = :key
+  AND (:any_tag OR encode(o.sha256, 'hex') = ANY(:tags::text[]))
+RETURNING encode(o.sha256, 'hex'), o.size, iso_utc(o.updated_at), false;
+
+-- name: read_object(key_hash, keyless, scope, key)^
+SELECT data, encode(sha256, 'hex'), updated_at
+FROM storage_objects
+WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND scope = :scope AND key = :key;
+
+-- name: delete_object(key_hash, keyless, scope, key)$
+-- Always one row, so the caller's key is checked even when there is nothing to delete.
+WITH caller AS MATERIALIZED (
+    SELECT caller_namespace(:key_hash, :keyless) AS namespace
+), gone AS (
+    DELETE FROM storage_objects
+    WHERE namespace = (SELECT namespace FROM caller) AND scope = :scope AND key = :key
+    RETURNING 1
+)
+SELECT count(*) FROM caller, gone;
+
+-- name: list_keys(key_hash, keyless, prefix, prefix_end, start_after, limit)$
+-- Keys in byte order from the (namespace, key) index: [prefix, prefix_end) is the prefix as a range,
+-- so the scan stops where the prefix ends. One key more than the page tells whether another follows.
+-- Keys travel as hex: JSON text cannot carry every byte string.
+WITH caller AS MATERIALIZED (
+    SELECT caller_namespace(:key_hash, :keyless) AS namespace
+), page AS (
+    SELECT o.key FROM storage_objects AS o
+    WHERE o.namespace = (SELECT namespace FROM caller)
+      AND o.key >= :prefix::bytea
+      AND (:prefix_end::bytea IS NULL OR o.key < :prefix_end::bytea)
+      AND (:start_after::bytea IS NULL OR o.key > :start_after::bytea)
+    ORDER BY o.key
+    LIMIT :limit + 1
+)
+SELECT json_build_object('keys', coalesce((SELECT json_agg(encode(key, 'hex') ORDER BY key) FROM page), '[]'::json))::text
+FROM caller;
+
+-- name: search_objects(key_hash, keyless, query, prefix, prefix_end, limit, include_data)$
+-- Ranked full-text search over the text objects (the GIN index on search_vector), best first, then by
+-- key so equal scores come in a stable order. Data travels as base64 without line breaks.
+WITH caller AS MATERIALIZED (
+    SELECT caller_namespace(:key_hash, :keyless) AS namespace
+), q AS (
+    SELECT websearch_to_tsquery('simple', :query) AS q
+), hits AS (
+    SELECT o.key, ts_rank(o.search_vector, q.q) AS score,
+           CASE WHEN :include_data THEN translate(encode(o.data, 'base64'), E'\n', '') END AS data
+    FROM storage_objects AS o, q
+    WHERE o.namespace = (SELECT namespace FROM caller)
+      AND o.search_vector @@ q.q
+      AND o.key >= :prefix::bytea
+      AND (:prefix_end::bytea IS NULL OR o.key < :prefix_end::bytea)
+    ORDER BY score DESC, o.key
+    LIMIT :limit
+)
+SELECT json_build_object('results', coalesce(
+    (SELECT json_agg(json_build_object('key', encode(key, 'hex'), 'score', score, 'data', data) ORDER BY score DESC, key)
+     FROM hits), '[]'::json))::text
+FROM caller;
