@@ -81,3 +81,19 @@ def test_readme_demo_command_runs(backend):
     assert "agent: Your name is Alice." in result.stdout
     for name in ("Bob", "Carol", "Dave", "Erin"):
         assert f"-> Your name is {name}." in result.stdout
+
+
+def test_readme_snapshot_demo_command_runs(backend):
+    commands = [
+        line.strip()
+        for line in strands_section().splitlines()
+        if line.startswith("PYTHONPATH=") and "examples/session_agent/snapshot_demo.py" in line
+    ]
+    assert commands, "the Strands section does not say how to run the snapshot demo"
+    env = {k: v for k, v in os.environ.items() if k not in ("SESSION_AGENT_MODEL", "PYTHONPATH")}
+    env["SESSION_BACKEND_URL"] = backend.url
+    result = subprocess.run(commands[-1], shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "snapshot demo: ok" in result.stdout
+    assert "checkpoints: 2; going back to the first" in result.stdout
+    assert "agent: Your name is Alice." in result.stdout
