@@ -66,34 +66,31 @@ def test_readme_snapshot_snippet_runs(backend, monkeypatch, capsys):
         assert [m["role"] for m in snapshot["data"]["messages"]] == ["user", "assistant", "user", "assistant"]
 
 
-def test_readme_demo_command_runs(backend):
+def run_readme_command(script: str, backend) -> str:
+    """Run the Strands section's (last) command for ``script`` against the live service; its output."""
     commands = [
         line.strip()
         for line in strands_section().splitlines()
-        if line.startswith("PYTHONPATH=") and "examples/session_agent/demo.py" in line
+        if line.startswith("PYTHONPATH=") and f"examples/session_agent/{script}" in line
     ]
-    assert commands, "the Strands section does not say how to run the demo"
+    assert commands, f"the Strands section does not say how to run {script}"
     env = {k: v for k, v in os.environ.items() if k not in ("SESSION_AGENT_MODEL", "PYTHONPATH")}
     env["SESSION_BACKEND_URL"] = backend.url
     result = subprocess.run(commands[-1], shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "restart: ok, concurrent: ok, continuity: ok" in result.stdout
-    assert "agent: Your name is Alice." in result.stdout
+    return result.stdout
+
+
+def test_readme_demo_command_runs(backend):
+    output = run_readme_command("demo.py", backend)
+    assert "restart: ok, concurrent: ok, continuity: ok" in output
+    assert "agent: Your name is Alice." in output
     for name in ("Bob", "Carol", "Dave", "Erin"):
-        assert f"-> Your name is {name}." in result.stdout
+        assert f"-> Your name is {name}." in output
 
 
 def test_readme_snapshot_demo_command_runs(backend):
-    commands = [
-        line.strip()
-        for line in strands_section().splitlines()
-        if line.startswith("PYTHONPATH=") and "examples/session_agent/snapshot_demo.py" in line
-    ]
-    assert commands, "the Strands section does not say how to run the snapshot demo"
-    env = {k: v for k, v in os.environ.items() if k not in ("SESSION_AGENT_MODEL", "PYTHONPATH")}
-    env["SESSION_BACKEND_URL"] = backend.url
-    result = subprocess.run(commands[-1], shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "snapshot demo: ok" in result.stdout
-    assert "checkpoints: 2; going back to the first" in result.stdout
-    assert "agent: Your name is Alice." in result.stdout
+    output = run_readme_command("snapshot_demo.py", backend)
+    assert "snapshot demo: ok" in output
+    assert "checkpoints: 2; going back to the first" in output
+    assert "agent: Your name is Alice." in output
