@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from strands import Agent
 from strands.agent.conversation_manager import SlidingWindowConversationManager
+from strands.experimental.context_manager import ContextManager
 from strands.session.snapshot_session_manager import SnapshotSessionManager
 from strands.storage import InMemoryStorage
 
@@ -140,3 +141,35 @@ def test_delete_session_removes_every_snapshot_of_the_session_and_only_those(new
 
     assert asyncio.run(storage.list("")) == ["unrelated/keep.txt"]
     assert snapshot_agent(new_storage()).messages == []
+
+
+def test_the_context_offloading_stash_survives_a_restart_and_is_deleted_with_the_session(new_storage):
+    def stashing_agent(storage, replies=()) -> Agent:
+        model = ScriptedModel(replies)
+        model.update_config(context_window_limit=200_000)  # the context manager measures use against it
+        return Agent(
+            model=model,
+            agent_id="assistant",
+            callback_handler=None,
+            context_manager=ContextManager(),
+            session_manager=SnapshotSessionManager(SESSION, storage=storage),
+            storage=storage,
+        )
+
+    agent = stashing_agent(new_storage(), ["Hello Bob.", "Noted."])
+    agent("I am Bob")
+    agent("Remember the code 4711")
+    stash = agent.context_manager.stash
+    refs = asyncio.run(stash.list())
+    assert len(refs) == 4  # every message's text block is stashed as it is added
+    stashed = {ref: asyncio.run(stash.retrieve(ref)) for ref in refs}
+
+    restored = stashing_agent(new_storage())
+    assert texts(restored.messages) == ["I am Bob", "Hello Bob.", "Remember the code 4711", "Noted."]
+    restored_stash = restored.context_manager.stash
+    assert asyncio.run(restored_stash.list()) == refs
+    assert {ref: asyncio.run(restored_stash.retrieve(ref)) for ref in refs} == stashed
+    assert "Remember the code 4711" in json.dumps(stashed)
+
+    asyncio.run(restored._session_manager.delete_session())
+    assert asyncio.run(stashing_agent(new_storage()).context_manager.stash.list()) == []
