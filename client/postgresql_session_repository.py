@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import builtins
+import copy
 import dataclasses
 import hashlib
 import json
@@ -565,7 +566,7 @@ class PreconditionFailedError(StorageBackendError):
 
 def _storage_key(key: str) -> str:
     """The key as Strands' path-based backends store it: runs of '/' collapse, leading and trailing
-    '/' go; refused (``StorageError``) when empty, with a backslash, a '..' segment, or too long."""
+    '/' go; refused (``StorageError``) when empty, with a backslash or a '..' segment."""
     if "\\" in key:
         raise StorageError(f"Invalid storage key '{key}': backslashes are not allowed")
     normalized = _SLASH_RUNS.sub("/", key).strip("/")
@@ -573,8 +574,6 @@ def _storage_key(key: str) -> str:
         raise StorageError("Storage key must not be empty")
     if ".." in normalized.split("/"):
         raise StorageError(f"Invalid storage key '{key}': '..' path segments are not allowed")
-    if len(normalized.encode("utf-8")) > _MAX_KEY_BYTES:
-        raise StorageError(f"Invalid storage key '{key[:40]}...': longer than {_MAX_KEY_BYTES} bytes in UTF-8")
     return normalized
 
 
@@ -629,6 +628,27 @@ class SessionBackendStorage(_BackendClient):
             session: A ``requests.Session`` to use, as it is configured; by default the storage owns one.
         """
         super().__init__(base_url, timeout=timeout, api_key=api_key, max_retries=max_retries, session=session)
+        self._prefix = ""  # what namespace() views put before every key
+
+    def namespace(self, prefix: str) -> SessionBackendStorage:
+        """A view of this storage whose keys all live under ``prefix``, as Strands' own backends give.
+
+        The view shares the connection pool; its ``list`` and ``search`` return keys without the prefix, and
+        its ``search`` asks the service for that prefix only. Strands' ``FileMemoryStore`` scopes its
+        storage through this method; views nest.
+        """
+        normalized = _storage_prefix(prefix).rstrip("/")
+        scoped = copy.copy(self)
+        scoped._owns_http = False  # closing a view leaves the pool to its parent
+        scoped._prefix = f"{self._prefix}{normalized}/" if normalized else self._prefix
+        return scoped
+
+    def _key(self, key: str) -> str:
+        """The full key the service stores ``key`` of this view under (``StorageError`` if refused)."""
+        full = self._prefix + _storage_key(key)
+        if len(full.encode("utf-8")) > _MAX_KEY_BYTES:
+            raise StorageError(f"Invalid storage key '{full[:40]}...': longer than {_MAX_KEY_BYTES} bytes in UTF-8")
+        return full
 
     async def write(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> None:
         """Store ``data`` under ``key``, replacing what is there (a PUT: safe to retry).
@@ -643,18 +663,15 @@ class SessionBackendStorage(_BackendClient):
         Raises:
             StorageError: For a key Strands refuses; ``StorageBackendError`` when the service fails.
         """
-        normalized = _storage_key(key)
-        await asyncio.to_thread(self._write, normalized, bytes(data), if_match, if_none_match)
+        await asyncio.to_thread(self._write, self._key(key), bytes(data), if_match, if_none_match)
 
     async def read(self, key: str) -> bytes | None:
         """The exact bytes stored under ``key``, or ``None`` when there are none."""
-        normalized = _storage_key(key)
-        return await asyncio.to_thread(self._read, normalized)
+        return await asyncio.to_thread(self._read, self._key(key))
 
     async def delete(self, key: str) -> None:
         """Delete what is stored under ``key``; a no-op when nothing is (idempotent, safe to retry)."""
-        normalized = _storage_key(key)
-        await asyncio.to_thread(self._request, "DELETE", _OBJECT_PATH, params={"key": normalized})
+        await asyncio.to_thread(self._request, "DELETE", _OBJECT_PATH, params={"key": self._key(key)})
 
     async def list(self, query: str = "") -> builtins.list[str]:
         """Every key starting with the prefix ``query`` (all keys for ``""``), full and sorted.
@@ -662,8 +679,8 @@ class SessionBackendStorage(_BackendClient):
         The keys come in pages of 1,000 from the service, which sorts them in byte order (the order of
         Python's ``sorted`` for keys); all pages are read.
         """
-        prefix = _storage_prefix(query)
-        return await asyncio.to_thread(self._list, prefix)
+        keys = await asyncio.to_thread(self._list, self._prefix + _storage_prefix(query))
+        return [key[len(self._prefix) :] for key in keys]
 
     async def search(
         self, query: str, *, prefix: str = "", limit: int = 10, include_data: bool = True
@@ -676,11 +693,12 @@ class SessionBackendStorage(_BackendClient):
             limit: At most this many results (1 to 1,000).
             include_data: Return each object's bytes too, as Strands' keyword search does.
         """
-        body = {"query": query, "prefix": _storage_prefix(prefix), "limit": limit, "include_data": include_data}
+        full_prefix = self._prefix + _storage_prefix(prefix)
+        body = {"query": query, "prefix": full_prefix, "limit": limit, "include_data": include_data}
         answer = await asyncio.to_thread(self._request, "POST", _SEARCH_PATH, json=body)
         return [
             StorageSearchResult(
-                key=item["key"],
+                key=item["key"][len(self._prefix) :],
                 score=float(item["score"]),
                 data=base64.b64decode(item["data"]) if item.get("data") is not None else None,
             )

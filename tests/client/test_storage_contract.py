@@ -144,3 +144,21 @@ def test_ten_thousand_keys_list_complete_and_in_order(storage):
     run(storage.write("many0", b"outside the prefix"))
     assert run(storage.list("many/")) == keys
     assert run(storage.list("")) == [*keys, "many0"]
+
+
+def test_a_namespace_view_keeps_its_keys_under_its_prefix_and_lists_them_without_it(storage):
+    team = storage.namespace("/team//")
+    nested = team.namespace("a")
+    run(storage.write("outside", b"0"))
+    run(team.write("/x//y/", b"1"))
+    run(nested.write("z", b"2"))
+    assert run(storage.list("")) == ["outside", "team/a/z", "team/x/y"]
+    assert run(team.list("")) == ["a/z", "x/y"]
+    assert run(team.list("a/")) == ["a/z"] and run(nested.list("")) == ["z"]
+    assert run(team.read("a/z")) == b"2" and run(storage.read("team/x/y")) == b"1"
+    assert run(team.read("outside")) is None
+    run(nested.delete("z"))
+    assert run(storage.list("team/")) == ["team/x/y"]
+    for key in ("", "/", "..", "a\\b"):
+        with pytest.raises(StorageError):  # a view adds a prefix, never makes a refused key acceptable
+            run(team.write(key, b"v"))

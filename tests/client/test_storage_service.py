@@ -12,6 +12,7 @@ from requests.adapters import HTTPAdapter
 from strands import Agent
 from strands.session.snapshot_session_manager import SnapshotSessionManager
 from strands.types.exceptions import SessionException, StorageError
+from strands.vended_memory_stores.file_memory_store import FileMemoryStore
 
 from postgresql_session_repository import (
     AuthenticationError,
@@ -177,3 +178,19 @@ def test_the_service_restarted_between_turns_loses_nothing(own_backend, make_api
     with SessionBackendStorage(own_backend.url, api_key=api_key) as fresh:
         assert texts(agent_on(fresh).messages) == ["I am Bob", "Hello Bob.", "Still there?", "Yes, Bob."]
     storage.close()
+
+
+def test_strands_file_memory_store_searches_its_own_namespace_on_the_service(service_storage):
+    # Better matches outside the store's namespace than inside it: a search of the whole storage cut to the
+    # best few, then filtered to the namespace, would return nothing of the store's.
+    for i in range(20):
+        run(service_storage.write(f"elsewhere/{i}.md", b"fox fox fox fox fox fox"))
+    store = FileMemoryStore(name="notes", storage=service_storage)
+    key = run(store.add("# Foxes\nThe red fox lives in the forest."))
+    run(store.add("# Weather\nIt rains in April."))
+    assert key == "foxes.md"
+    assert run(service_storage.list("memory/")) == ["memory/notes/foxes.md", "memory/notes/weather.md"]
+
+    entries = run(store.search("fox"))
+    assert [entry.metadata["path"] for entry in entries] == ["foxes.md"]
+    assert entries[0].content == "# Foxes\nThe red fox lives in the forest."
