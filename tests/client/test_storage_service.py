@@ -194,3 +194,12 @@ def test_strands_file_memory_store_searches_its_own_namespace_on_the_service(ser
     entries = run(store.search("fox"))
     assert [entry.metadata["path"] for entry in entries] == ["foxes.md"]
     assert entries[0].content == "# Foxes\nThe red fox lives in the forest."
+
+
+def test_a_request_the_service_refuses_is_a_storage_backend_error_with_its_fields(service_storage):
+    with pytest.raises(StorageBackendError) as info:
+        run(service_storage.search("fox", limit=5000))
+    error = info.value
+    assert isinstance(error, StorageError) and isinstance(error, SessionException)
+    assert error.status_code == 422 and "limit" in error.fields and error.request_id
+    assert "limit:" in str(error)
