@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 
 import pytest
 import requests
@@ -203,3 +204,36 @@ def test_a_request_the_service_refuses_is_a_storage_backend_error_with_its_field
     assert isinstance(error, StorageError) and isinstance(error, SessionException)
     assert error.status_code == 422 and "limit" in error.fields and error.request_id
     assert "limit:" in str(error)
+
+
+class GatedAdapter(HTTPAdapter):
+    """Holds every request until ``gate`` opens (at most ``GATE_DEADLINE`` seconds); records whether it opened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.opened: list[bool] = []
+
+    def send(self, request, **kwargs):
+        self.opened.append(self.gate.wait(GATE_DEADLINE))
+        return super().send(request, **kwargs)
+
+
+GATE_DEADLINE = 10.0
+
+
+def test_requests_run_off_the_event_loop(backend, make_api_key):
+    adapter = GatedAdapter()
+    http = requests.Session()
+    http.mount("http://", adapter)
+
+    async def read_while_the_loop_opens_the_gate() -> bytes | None:
+        async def open_gate() -> None:
+            adapter.gate.set()  # runs only if the read left the event loop free
+
+        read, _ = await asyncio.gather(storage.read("k"), open_gate())
+        return read
+
+    with SessionBackendStorage(backend.url, api_key=make_api_key(), session=http) as storage:
+        assert run(read_while_the_loop_opens_the_gate()) is None
+    assert adapter.opened == [True]
