@@ -15,7 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask
 
-DEFAULT_MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+# A Strands snapshot is one body: 1,000 messages with four images at Bedrock's largest (3.75 MB, sent as
+# base64) weigh about 20 MiB, with four 1 MB images about 6 MiB (README, Configuration).
+DEFAULT_MAX_CONTENT_LENGTH = 32 * 1024 * 1024
 DEFAULT_EMBEDDED_DATA_DIR = Path(".data/postgres")
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Keys from API_KEYS are chosen by people; refuse ones short enough to guess.

@@ -79,7 +79,7 @@ def test_a_malformed_max_content_length_is_refused_naming_the_variable(value):
 
 def test_max_content_length_is_read_from_the_environment():
     assert load_settings({"MAX_CONTENT_LENGTH": "2048"}).max_content_length == 2048
-    assert load_settings({}).max_content_length == 10 * 1024 * 1024
+    assert load_settings({}).max_content_length == 32 * 1024 * 1024
 
 
 @pytest.mark.parametrize("value", ["verbose", "info,debug", "10"])

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 
 import pytest
 
+from app.config import DEFAULT_MAX_CONTENT_LENGTH
 from helpers import error_of, execute
 from key_helpers import bearer
 
@@ -130,6 +132,15 @@ def test_keys_strands_refuses_are_422_and_store_nothing(client, key):
     assert list_all(client) == []
 
 
+@pytest.mark.parametrize(("method", "path"), [("PUT", OBJECT), ("GET", OBJECT), ("DELETE", OBJECT), ("GET", KEYS)])
+def test_an_unknown_query_parameter_is_422_naming_it(client, method, path):
+    response = client.open(path, method=method, query_string={"key": "k", "limt": "5"}, data=b"v")
+
+    assert response.status_code == 422
+    assert error_of(response)["fields"]["limt"] == ["unknown query parameter"]
+    assert list_all(client) == []
+
+
 def test_a_key_of_invalid_utf8_is_refused(client):
     response = client.put(OBJECT + "?key=%FF", data=b"v")
 
@@ -209,8 +220,16 @@ def test_search_ranks_text_objects_and_respects_the_prefix(client):
     assert _search(client, "snow") == []
 
 
-def test_a_large_body_is_413_and_stores_nothing(client):
-    response = put(client, "big", b"x" * (64 * 1024 * 1024 + 1))
+def test_a_snapshot_sized_value_round_trips(client):
+    # What a 1,000-message Strands snapshot with four 1 MB images weighs (README, Configuration).
+    data = os.urandom(6 * 1024 * 1024 + 350_000)
+
+    assert put(client, "session/s/scopes/agent/a/snapshots/snapshot_latest.json", data).status_code == 201
+    assert get(client, "session/s/scopes/agent/a/snapshots/snapshot_latest.json").data == data
+
+
+def test_a_body_over_the_default_limit_is_413_and_stores_nothing(client):
+    response = put(client, "big", b"x" * (DEFAULT_MAX_CONTENT_LENGTH + 1))
 
     assert response.status_code == 413
     assert list_all(client) == []
