@@ -45,14 +45,14 @@ def _write(located: dict[str, Any], data: bytes) -> tuple[str, int, str, bool] |
     if if_none_match is not None:
         if not request.if_none_match.star_tag:
             raise RequestValidationError("request failed validation", fields={"If-None-Match": ["only * is supported"]})
-        row = queries.write_new_object(get_db(), **located, data=data)
+        row = queries.write_object(get_db(), **located, data=data, overwrite=False)
     elif if_match is not None:
         tags = request.if_match
         row = queries.replace_matching_object(
             get_db(), **located, data=data, any_tag=tags.star_tag, tags=sorted(tags.as_set())
         )
     else:
-        row = queries.write_object(get_db(), **located, data=data)
+        row = queries.write_object(get_db(), **located, data=data, overwrite=True)
     return None if row is None else (row[0], row[1], row[2], row[3])
 
 

@@ -4,8 +4,10 @@
 -- The value is bound once, in `v`: psycopg2 interpolates parameters, so naming :data three times would
 -- send the value three times.
 
--- name: write_object(key_hash, keyless, scope, key, data)^
--- Creates or replaces. (xmax = 0) is true for a row this statement inserted, false for one it updated.
+-- name: write_object(key_hash, keyless, scope, key, data, overwrite)^
+-- Creates, or replaces when :overwrite (false for If-None-Match: *). No row back means the key exists
+-- and :overwrite is false: the unique key decides, not a prior read. (xmax = 0) is true for a row this
+-- statement inserted, false for one it updated.
 WITH v AS (SELECT :data::bytea AS data)
 INSERT INTO storage_objects AS o (namespace, scope, key, data, sha256, size, updated_at, search_vector)
 SELECT (SELECT caller_namespace(:key_hash, :keyless)), :scope, :key, v.data, sha256(v.data), octet_length(v.data),
@@ -14,17 +16,8 @@ FROM v
 ON CONFLICT (namespace, scope, key) DO UPDATE
 SET data = excluded.data, sha256 = excluded.sha256, size = excluded.size, updated_at = excluded.updated_at,
     search_vector = excluded.search_vector
+WHERE :overwrite
 RETURNING encode(o.sha256, 'hex'), o.size, iso_utc(o.updated_at), (o.xmax = 0);
-
--- name: write_new_object(key_hash, keyless, scope, key, data)^
--- If-None-Match: *. No row back means the key exists: the unique key decides, not a prior read.
-WITH v AS (SELECT :data::bytea AS data)
-INSERT INTO storage_objects AS o (namespace, scope, key, data, sha256, size, updated_at, search_vector)
-SELECT (SELECT caller_namespace(:key_hash, :keyless)), :scope, :key, v.data, sha256(v.data), octet_length(v.data),
-       now(), storage_search_vector(v.data)
-FROM v
-ON CONFLICT (namespace, scope, key) DO NOTHING
-RETURNING encode(o.sha256, 'hex'), o.size, iso_utc(o.updated_at), true;
 
 -- name: replace_matching_object(key_hash, keyless, scope, key, data, any_tag, tags)^
 -- If-Match: replaces the object only while its sha256 is one of :tags (or, with :any_tag, while it
