@@ -432,7 +432,7 @@ class _StorageKeyField(fields.String):
 
 def StorageKey(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
     """A byte-store key, loaded as Strands normalises it (422 for what Strands refuses)."""
-    metadata = {"description": "The object's key. " + storage_keys.KEY_RULE, "minLength": 1}
+    metadata = {"description": "The object's key. " + storage_keys.KEY_RULE, **kwargs.pop("metadata", {})}
     return _StorageKeyField(storage_keys.normalize_key, storage_keys.KEY_PATTERN, metadata=metadata, **kwargs)
 
 
@@ -451,7 +451,7 @@ def StoragePrefix(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a 
 
 
 class StorageKeyQuery(QuerySchema):
-    key = StorageKey(required=True)
+    key = StorageKey(required=True, metadata={"example": "session/user-123/scopes/agent/my-agent/snapshot_latest.json"})
 
 
 class StorageListQuery(QuerySchema):
@@ -468,6 +468,15 @@ class StorageListQuery(QuerySchema):
     )
 
 
+class _JSONBoolean(fields.Boolean):
+    """JSON's true or false only: 0, 1 or "yes" are values the schema calls invalid."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class StorageSearch(RequestSchema):
     query = fields.String(
         required=True,
@@ -481,7 +490,7 @@ class StorageSearch(RequestSchema):
     limit = fields.Integer(
         load_default=10, validate=validate.Range(1, 1000), metadata={"description": "Results at most, 1-1000."}
     )
-    include_data = fields.Boolean(
+    include_data = _JSONBoolean(
         load_default=False, metadata={"description": "Return each object's bytes, base64-encoded, in `data`."}
     )
 
