@@ -12,11 +12,16 @@ creating something that exists, or under a missing parent, and updating somethin
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import builtins
+import copy
 import dataclasses
+import hashlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -25,7 +30,8 @@ from urllib.parse import quote
 
 import requests
 from strands.session.session_repository import SessionRepository
-from strands.types.exceptions import SessionException
+from strands.storage.storage import StorageSearchResult
+from strands.types.exceptions import SessionException, StorageError
 from strands.types.session import Session, SessionAgent, SessionMessage
 
 if TYPE_CHECKING:
@@ -202,11 +208,142 @@ def _session_for(base_url: str) -> requests.Session:
     return http
 
 
-class SyncPostgreSQLSessionRepository(SessionRepository):
-    """Synchronous HTTP client for the session backend, usable as a Strands ``SessionRepository``."""
+class _BackendClient:
+    """The HTTP machinery both clients share: base URL, API key, retries, request ids and error mapping."""
 
     retry_backoff = 0.25  # seconds before the first retry; doubles on each further retry
     retry_backoff_max = 4.0  # cap for one wait, also applied to the server's Retry-After
+    _unavailable: type[SessionRepositoryError] = BackendUnavailableError  # raised when no attempt got through
+
+    def __init__(
+        self,
+        base_url: str | None,
+        *,
+        timeout: float,
+        api_key: str | None,
+        max_retries: int,
+        session: requests.Session | None,
+    ) -> None:
+        """Resolve the environment defaults once and set up (or adopt) the ``requests.Session``."""
+        self.base_url = (base_url or os.environ.get("SESSION_BACKEND_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._owns_http = session is None
+        self._http = session if session is not None else _session_for(self.base_url)
+        self._headers = {"Accept": "application/json"}  # per request, so a caller's session is left unchanged
+        api_key = api_key if api_key is not None else os.environ.get("SESSION_BACKEND_API_KEY")
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+
+    def close(self) -> None:
+        """Close the HTTP connection pool, unless the caller passed its own ``requests.Session``."""
+        if self._owns_http:
+            self._http.close()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        missing: type[SessionRepositoryError] | None = SessionRepositoryError,
+        retry: bool = True,
+        accept: tuple[int, ...] = (200, 201, 204),
+        object_hook: Callable[[dict[str, Any]], Any] | None = None,
+        raw: bool = False,
+    ) -> Any:
+        """Send one request, retrying transient failures, and map the status to a result or an exception.
+
+        A 404 returns ``None`` when ``missing`` is None, else raises ``missing``. A 204 returns ``None``.
+        A JSON body is parsed with ``object_hook`` (see ``json.loads``); with ``raw`` the accepted
+        ``requests.Response`` itself is returned. ``data`` is sent as the body as is, ``headers`` are
+        added to the client's own.
+        """
+        url = self.base_url + path
+        # One request id for all attempts of this call.
+        headers = {**self._headers, **(headers or {}), "X-Request-ID": uuid.uuid4().hex}
+        attempts = 1 + (self.max_retries if retry else 0)
+        for attempt in range(attempts):
+            retried = attempt > 0
+            wait = min(self.retry_backoff_max, self.retry_backoff * 2**attempt)
+            try:
+                response = self._http.request(
+                    method, url, json=json, data=data, params=params, headers=headers, timeout=self.timeout
+                )
+            except _TRANSIENT_ERRORS as exc:
+                failure: SessionRepositoryError = self._unavailable(
+                    f"backend unreachable: {exc}", request=f"{method} {url}"
+                )
+            else:
+                status = response.status_code
+                if status in accept:
+                    if raw:
+                        return response
+                    return None if status == 204 or not response.content else response.json(object_hook=object_hook)
+                failure = self._error(response, method, missing)
+                if status == 404 and (missing is None or (method == "DELETE" and retried)):
+                    return None  # a retried DELETE meeting 404 was applied by the earlier attempt
+                if status not in _TRANSIENT_STATUSES:
+                    failure.after_retry = retried
+                    raise failure
+                header = response.headers.get("Retry-After", "")
+                wait = min(self.retry_backoff_max, max(wait, float(header))) if header.isdigit() else wait
+            if attempt + 1 < attempts:
+                logger.warning(
+                    "method=<%s>, url=<%s>, attempt=<%d> | %s; retrying in %.2fs",
+                    method,
+                    url,
+                    attempt + 1,
+                    failure.message,
+                    wait,
+                )
+                time.sleep(wait)
+        raise failure  # a transport failure or transient status: only those are retried
+
+    def _error(
+        self, response: requests.Response, method: str, missing: type[SessionRepositoryError] | None
+    ) -> SessionRepositoryError:
+        """Build the exception for an error response from the server's error envelope."""
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:  # e.g. an HTML page from a proxy
+            body = None
+        detail = body.get("detail") if isinstance(body, dict) else None
+        if not isinstance(detail, dict):
+            detail = {"message": str(detail)} if detail else {}
+        message = detail.get("message") or response.text[:200] or response.reason
+        request_id = detail.get("request_id") or response.headers.get("X-Request-ID")
+        if status in (401, 403):
+            message = f"{message}: pass api_key= or set SESSION_BACKEND_API_KEY to a key the backend accepts"
+        cls = self._error_class(status, missing)
+        fields = detail.get("fields")
+        return cls(
+            message,
+            status_code=status,
+            request_id=request_id,
+            request=f"{method} {response.url}",
+            fields=fields if isinstance(fields, dict) else None,
+        )
+
+    def _error_class(self, status: int, missing: type[SessionRepositoryError] | None) -> type[SessionRepositoryError]:
+        """The exception class for an error status; ``missing`` is the one for a 404."""
+        if status in (401, 403):
+            return AuthenticationError
+        if status == 404:
+            return missing or SessionRepositoryError
+        if status == 409:
+            return ConflictError
+        if status in _TRANSIENT_STATUSES:
+            return BackendUnavailableError
+        return SessionRepositoryError
+
+
+class SyncPostgreSQLSessionRepository(_BackendClient, SessionRepository):
+    """Synchronous HTTP client for the session backend, usable as a Strands ``SessionRepository``."""
 
     def __init__(
         self,
@@ -227,15 +364,7 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
             session: A ``requests.Session`` to use, as it is configured; by default the client creates
                 and owns one, which reads proxy and CA-bundle variables from the environment once, here.
         """
-        self.base_url = (base_url or os.environ.get("SESSION_BACKEND_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self._owns_http = session is None
-        self._http = session if session is not None else _session_for(self.base_url)
-        self._headers = {"Accept": "application/json"}  # per request, so a caller's session is left unchanged
-        api_key = api_key if api_key is not None else os.environ.get("SESSION_BACKEND_API_KEY")
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+        super().__init__(base_url, timeout=timeout, api_key=api_key, max_retries=max_retries, session=session)
 
     def __enter__(self) -> SyncPostgreSQLSessionRepository:
         """Use the client as a context manager; the connection pool is closed on exit."""
@@ -244,11 +373,6 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
     def __exit__(self, *exc_info: Any) -> None:
         """Close the client."""
         self.close()
-
-    def close(self) -> None:
-        """Close the HTTP connection pool, unless the caller passed its own ``requests.Session``."""
-        if self._owns_http:
-            self._http.close()
 
     # -- sessions -------------------------------------------------------------------------------------
 
@@ -415,91 +539,233 @@ class SyncPostgreSQLSessionRepository(SessionRepository):
             logger.debug("path=<%s> | create was applied before the retry, stored record matches", path)
             return stored
 
-    def _request(
+
+# -- snapshot sessions: a Strands ``Storage`` on the service's byte store ---------------------------------
+
+_MAX_KEY_BYTES = 1024  # the service's limit for a key, in UTF-8 bytes after normalisation
+_SLASH_RUNS = re.compile(r"/+")
+
+
+class StorageBackendError(SessionRepositoryError, StorageError):
+    """A request to the byte store failed: a Strands ``StorageError`` and a ``SessionException`` at once,
+    with the server's status, request id and field errors like every error of this file."""
+
+
+class StorageUnavailableError(StorageBackendError, BackendUnavailableError):
+    """The byte store could not be reached, or stayed unavailable through every retry."""
+
+
+class StorageAuthenticationError(StorageBackendError, AuthenticationError):
+    """The backend rejected the API key (HTTP 401/403)."""
+
+
+class PreconditionFailedError(StorageBackendError):
+    """A conditional write was refused (HTTP 412): the stored object is not the one ``if_match`` named,
+    or ``if_none_match`` was asked and the key exists."""
+
+
+def _storage_key(key: str) -> str:
+    """The key as Strands' path-based backends store it: runs of '/' collapse, leading and trailing
+    '/' go; refused (``StorageError``) when empty, with a backslash or a '..' segment."""
+    if "\\" in key:
+        raise StorageError(f"Invalid storage key '{key}': backslashes are not allowed")
+    normalized = _SLASH_RUNS.sub("/", key).strip("/")
+    if not normalized:
+        raise StorageError("Storage key must not be empty")
+    if ".." in normalized.split("/"):
+        raise StorageError(f"Invalid storage key '{key}': '..' path segments are not allowed")
+    return normalized
+
+
+def _storage_prefix(prefix: str) -> str:
+    """A list prefix as Strands normalises it: like a key, but empty is allowed and a trailing '/' stays."""
+    if "\\" in prefix:
+        raise StorageError(f"Invalid storage prefix '{prefix}': backslashes are not allowed")
+    normalized = _SLASH_RUNS.sub("/", prefix).lstrip("/")
+    if ".." in normalized.split("/"):
+        raise StorageError(f"Invalid storage prefix '{prefix}': '..' path segments are not allowed")
+    return normalized
+
+
+def _sha256(data: bytes) -> str:
+    """The object's ETag as the service computes it: the hex sha256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class SessionBackendStorage(_BackendClient):
+    """A Strands ``Storage`` (``strands.storage.Storage``) on the service: bytes under keys, per API key.
+
+    Back a ``SnapshotSessionManager`` and the agent's own storage with it::
+
+        storage = SessionBackendStorage()
+        agent = Agent(session_manager=SnapshotSessionManager("user-123", storage=storage), storage=storage)
+
+    Keys follow Strands' path-based backends (``InMemoryStorage``, ``LocalFileStorage``): runs of '/'
+    collapse, leading and trailing '/' are dropped; an empty key, a backslash or a '..' segment raise
+    ``StorageError`` before any request, as does a key over 1,024 UTF-8 bytes (the service's limit).
+    Every failure of the service is a ``StorageBackendError``. The blocking HTTP calls run in a worker
+    thread (``asyncio.to_thread``), so the event loop is never held up.
+    """
+
+    _unavailable = StorageUnavailableError
+
+    def __init__(
         self,
-        method: str,
-        path: str,
+        base_url: str | None = None,
         *,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        missing: type[SessionRepositoryError] | None = SessionRepositoryError,
-        retry: bool = True,
-        accept: tuple[int, ...] = (200, 201, 204),
-        object_hook: Callable[[dict[str, Any]], Any] | None = None,
-    ) -> Any:
-        """Send one request, retrying transient failures, and map the status to a result or an exception.
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        session: requests.Session | None = None,
+    ) -> None:
+        """Create the storage; the arguments and their environment defaults are the repository's.
 
-        A 404 returns ``None`` when ``missing`` is None, else raises ``missing``. A 204 returns ``None``.
-        A JSON body is parsed with ``object_hook`` (see ``json.loads``).
+        Args:
+            base_url: Service URL; defaults to env ``SESSION_BACKEND_URL``, else ``http://localhost:8001``.
+            api_key: Sent as ``Authorization: Bearer <key>``; defaults to env ``SESSION_BACKEND_API_KEY``.
+            timeout: Seconds to wait for each HTTP request (connect and read).
+            max_retries: How often a transient failure (connection error, timeout, 502/503/504) is retried.
+            session: A ``requests.Session`` to use, as it is configured; by default the storage owns one.
         """
-        url = self.base_url + path
-        headers = {**self._headers, "X-Request-ID": uuid.uuid4().hex}  # one id for all attempts of this call
-        attempts = 1 + (self.max_retries if retry else 0)
-        for attempt in range(attempts):
-            retried = attempt > 0
-            wait = min(self.retry_backoff_max, self.retry_backoff * 2**attempt)
-            try:
-                response = self._http.request(
-                    method, url, json=json, params=params, headers=headers, timeout=self.timeout
-                )
-            except _TRANSIENT_ERRORS as exc:
-                failure: SessionRepositoryError = BackendUnavailableError(
-                    f"backend unreachable: {exc}", request=f"{method} {url}"
-                )
-            else:
-                status = response.status_code
-                if status in accept:
-                    return None if status == 204 or not response.content else response.json(object_hook=object_hook)
-                failure = self._error(response, method, missing)
-                if status == 404 and (missing is None or (method == "DELETE" and retried)):
-                    return None  # a retried DELETE meeting 404 was applied by the earlier attempt
-                if status not in _TRANSIENT_STATUSES:
-                    failure.after_retry = retried
-                    raise failure
-                header = response.headers.get("Retry-After", "")
-                wait = min(self.retry_backoff_max, max(wait, float(header))) if header.isdigit() else wait
-            if attempt + 1 < attempts:
-                logger.warning(
-                    "method=<%s>, url=<%s>, attempt=<%d> | %s; retrying in %.2fs",
-                    method,
-                    url,
-                    attempt + 1,
-                    failure.message,
-                    wait,
-                )
-                time.sleep(wait)
-        raise failure  # a BackendUnavailableError: only those are retried
+        super().__init__(base_url, timeout=timeout, api_key=api_key, max_retries=max_retries, session=session)
+        self._prefix = ""  # what namespace() views put before every key
 
-    @staticmethod
-    def _error(
-        response: requests.Response, method: str, missing: type[SessionRepositoryError] | None
-    ) -> SessionRepositoryError:
-        """Build the exception for an error response from the server's error envelope."""
-        status = response.status_code
+    def namespace(self, prefix: str) -> SessionBackendStorage:
+        """A view of this storage whose keys all live under ``prefix``, as Strands' own backends give.
+
+        The view shares the connection pool; its ``list`` and ``search`` return keys without the prefix, and
+        its ``search`` asks the service for that prefix only. Strands' ``FileMemoryStore`` scopes its
+        storage through this method; views nest.
+        """
+        normalized = _storage_prefix(prefix).rstrip("/")
+        scoped = copy.copy(self)
+        scoped._owns_http = False  # closing a view leaves the pool to its parent
+        scoped._prefix = f"{self._prefix}{normalized}/" if normalized else self._prefix
+        return scoped
+
+    def _key(self, key: str) -> str:
+        """The full key the service stores ``key`` of this view under (``StorageError`` if refused)."""
+        full = self._prefix + _storage_key(key)
+        if len(full.encode("utf-8")) > _MAX_KEY_BYTES:
+            raise StorageError(f"Invalid storage key '{full[:40]}...': longer than {_MAX_KEY_BYTES} bytes in UTF-8")
+        return full
+
+    async def write(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> None:
+        """Store ``data`` under ``key``, replacing what is there (a PUT: safe to retry).
+
+        Args:
+            key: The key (normalised as Strands' path-based backends do).
+            data: The bytes, stored unchanged.
+            if_match: Write only if the stored object's sha256 (hex, as ``hashlib.sha256(old).hexdigest()``)
+                is this one; else ``PreconditionFailedError``.
+            if_none_match: Write only if the key does not exist yet; else ``PreconditionFailedError``.
+
+        Raises:
+            StorageError: For a key Strands refuses; ``StorageBackendError`` when the service fails.
+        """
+        await asyncio.to_thread(self._write, self._key(key), bytes(data), if_match, if_none_match)
+
+    async def read(self, key: str) -> bytes | None:
+        """The exact bytes stored under ``key``, or ``None`` when there are none."""
+        return await asyncio.to_thread(self._read, self._key(key))
+
+    async def delete(self, key: str) -> None:
+        """Delete what is stored under ``key``; a no-op when nothing is (idempotent, safe to retry)."""
+        await asyncio.to_thread(self._request, "DELETE", _OBJECT_PATH, params={"key": self._key(key)})
+
+    async def list(self, query: str = "") -> builtins.list[str]:
+        """Every key starting with the prefix ``query`` (all keys for ``""``), full and sorted.
+
+        The keys come in pages of 1,000 from the service, which sorts them in byte order (the order of
+        Python's ``sorted`` for keys); all pages are read.
+        """
+        keys = await asyncio.to_thread(self._list, self._prefix + _storage_prefix(query))
+        return [key[len(self._prefix) :] for key in keys]
+
+    async def search(
+        self, query: str, *, prefix: str = "", limit: int = 10, include_data: bool = True
+    ) -> builtins.list[StorageSearchResult]:
+        """Full-text search over the objects whose bytes are UTF-8 text, ranked best first, in one request.
+
+        Args:
+            query: Words to look for.
+            prefix: Only keys starting with it (normalised like a ``list`` prefix).
+            limit: At most this many results (1 to 1,000).
+            include_data: Return each object's bytes too, as Strands' keyword search does.
+        """
+        full_prefix = self._prefix + _storage_prefix(prefix)
+        body = {"query": query, "prefix": full_prefix, "limit": limit, "include_data": include_data}
+        answer = await asyncio.to_thread(self._request, "POST", _SEARCH_PATH, json=body)
+        return [
+            StorageSearchResult(
+                key=item["key"][len(self._prefix) :],
+                score=float(item["score"]),
+                data=base64.b64decode(item["data"]) if item.get("data") is not None else None,
+            )
+            for item in answer["results"]
+        ]
+
+    def __enter__(self) -> SessionBackendStorage:
+        """Use the storage as a context manager; the connection pool is closed on exit."""
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        """Close the storage."""
+        self.close()
+
+    # -- blocking halves, run in a worker thread ---------------------------------------------------------
+
+    def _write(self, key: str, data: bytes, if_match: str | None, if_none_match: bool) -> None:
+        """PUT the bytes; a 412 met only after a retry is success when the stored bytes are ours."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if if_match is not None:
+            headers["If-Match"] = f'"{if_match.strip(chr(34))}"'
+        if if_none_match:
+            headers["If-None-Match"] = "*"
         try:
-            body = response.json()
-        except ValueError:  # e.g. an HTML page from a proxy
-            body = None
-        detail = body.get("detail") if isinstance(body, dict) else None
-        if not isinstance(detail, dict):
-            detail = {"message": str(detail)} if detail else {}
-        message = detail.get("message") or response.text[:200] or response.reason
-        request_id = detail.get("request_id") or response.headers.get("X-Request-ID")
-        cls: type[SessionRepositoryError] = SessionRepositoryError
-        if status in (401, 403):
-            cls = AuthenticationError
-            message = f"{message}: pass api_key= or set SESSION_BACKEND_API_KEY to a key the backend accepts"
-        elif status == 404:
-            cls = missing or SessionRepositoryError
-        elif status == 409:
-            cls = ConflictError
-        elif status in _TRANSIENT_STATUSES:
-            cls = BackendUnavailableError
-        fields = detail.get("fields")
-        return cls(
-            message,
-            status_code=status,
-            request_id=request_id,
-            request=f"{method} {response.url}",
-            fields=fields if isinstance(fields, dict) else None,
+            self._request("PUT", _OBJECT_PATH, params={"key": key}, data=data, headers=headers)
+        except PreconditionFailedError as exc:
+            # The first attempt may have been applied and its answer lost: then the condition now
+            # fails on our own write.
+            if not exc.after_retry or self._stored_sha256(key) != _sha256(data):
+                raise
+            logger.debug("key=<%s> | conditional write was applied before the retry", key)
+
+    def _read(self, key: str) -> bytes | None:
+        """GET the bytes, or ``None`` on a 404."""
+        response = self._request(
+            "GET", _OBJECT_PATH, params={"key": key}, missing=None, raw=True, headers=_BYTES_ACCEPT
         )
+        return None if response is None else response.content
+
+    def _stored_sha256(self, key: str) -> str | None:
+        """The sha256 of what is stored under ``key`` now (``None`` when nothing is)."""
+        data = self._read(key)
+        return None if data is None else _sha256(data)
+
+    def _list(self, prefix: str) -> builtins.list[str]:
+        """Read every page of keys under ``prefix``."""
+        keys: builtins.list[str] = []
+        params: dict[str, Any] = {"prefix": prefix, "limit": _PAGE_SIZE}
+        while True:
+            page = self._request("GET", _KEYS_PATH, params=params)
+            keys.extend(page["keys"])
+            if page.get("next_start_after") is None or not page["keys"]:
+                return keys
+            params["start_after"] = page["next_start_after"]
+
+    def _error_class(self, status: int, missing: type[SessionRepositoryError] | None) -> type[SessionRepositoryError]:
+        """Every failure of the byte store is a ``StorageBackendError`` (so a Strands ``StorageError``)."""
+        if status in (401, 403):
+            return StorageAuthenticationError
+        if status == 412:
+            return PreconditionFailedError
+        if status in _TRANSIENT_STATUSES:
+            return StorageUnavailableError
+        return StorageBackendError
+
+
+_OBJECT_PATH = "/api/v1/storage/object"
+_KEYS_PATH = "/api/v1/storage/keys"
+_SEARCH_PATH = "/api/v1/storage/search"
+_BYTES_ACCEPT = {"Accept": "application/octet-stream, application/json"}  # bytes, or a JSON error

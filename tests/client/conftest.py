@@ -17,7 +17,7 @@ from strands.session.repository_session_manager import RepositorySessionManager
 from app.auth import fingerprint
 from harness.database import execute
 from harness.server import Gunicorn
-from postgresql_session_repository import SyncPostgreSQLSessionRepository
+from postgresql_session_repository import SessionBackendStorage, SyncPostgreSQLSessionRepository
 from scripted_model import ScriptedModel
 
 # The client tests run with authentication on: the service is given this key, and every client in
@@ -43,6 +43,32 @@ def api_key_in_environment(monkeypatch: pytest.MonkeyPatch, database_url: str) -
         (key_id, CLIENT_NAMESPACE, secret_hash),
     )
     return CLIENT_TEST_KEY
+
+
+def new_api_key(database_url: str) -> str:
+    """A key of a namespace of its own, which the running service accepts at once (keys are looked up
+    in the database): what the test stores with it no other test sees."""
+    key = f"sb_client_tests_{uuid.uuid4().hex}"
+    key_id, secret_hash = fingerprint(key)
+    execute(
+        database_url,
+        "INSERT INTO api_keys (key_id, namespace, secret_hash) VALUES (%s, %s, %s)",
+        (key_id, f"client-tests-{uuid.uuid4().hex[:12]}", secret_hash),
+    )
+    return key
+
+
+@pytest.fixture
+def make_api_key(database_url: str):
+    """Makes keys of namespaces of their own (see new_api_key)."""
+    return lambda: new_api_key(database_url)
+
+
+@pytest.fixture
+def service_storage(backend: Gunicorn, database_url: str):
+    """A SessionBackendStorage on the shared service, in a namespace of the test's own (so it starts empty)."""
+    with SessionBackendStorage(backend.url, api_key=new_api_key(database_url), timeout=10) as storage:
+        yield storage
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from strands import Agent
 from strands.hooks import HookProvider
 from strands.multiagent import Swarm
 from strands.session.repository_session_manager import RepositorySessionManager
+from strands.session.session_manager import SessionManager
 
 from postgresql_session_repository import SyncPostgreSQLSessionRepository
 from scripted_model import Reply, ScriptedModel
@@ -40,10 +41,20 @@ def build_swarm(
     hooks: Sequence[HookProvider] = (),
 ) -> tuple[Swarm, Agent, Agent]:
     """The swarm, persisted in ``session_id``, and its two agents (scripted with the given replies)."""
+    manager = RepositorySessionManager(session_id=session_id, session_repository=repo)
+    return team_swarm(manager, research, write, hooks)
+
+
+def team_swarm(
+    session_manager: SessionManager,
+    research: Iterable[Reply],
+    write: Iterable[Reply],
+    hooks: Sequence[HookProvider] = (),
+) -> tuple[Swarm, Agent, Agent]:
+    """The swarm, persisted by ``session_manager``, and its two agents (scripted with the given replies)."""
     researcher = Agent(model=ScriptedModel(research), name="researcher", callback_handler=None)
     writer = Agent(model=ScriptedModel(write), name="writer", callback_handler=None)
-    manager = RepositorySessionManager(session_id=session_id, session_repository=repo)
-    swarm = Swarm([researcher, writer], id=SWARM_ID, session_manager=manager, hooks=list(hooks))
+    swarm = Swarm([researcher, writer], id=SWARM_ID, session_manager=session_manager, hooks=list(hooks))
     return swarm, researcher, writer
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
 from agent_factory import offline_reply
+from strands.session.snapshot_session_manager import SnapshotSessionManager
 
-from postgresql_session_repository import SyncPostgreSQLSessionRepository
+from postgresql_session_repository import SessionBackendStorage, SyncPostgreSQLSessionRepository
 from scripted_model import ScriptedModel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,18 +46,51 @@ def test_readme_snippet_runs(backend, monkeypatch, capsys):
         assert [m.message["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
 
 
-def test_readme_demo_command_runs(backend):
+def test_readme_snapshot_snippet_runs(backend, monkeypatch, capsys):
+    snippets = [s for s in re.findall(r"```python\n(.*?)```", strands_section(), re.DOTALL) if "SnapshotSession" in s]
+    assert snippets, "the Strands section has no snippet with a SnapshotSessionManager"
+    monkeypatch.setattr("strands.agent.agent.BedrockModel", lambda **_: ScriptedModel(itertools.repeat(offline_reply)))
+    monkeypatch.setenv("SESSION_BACKEND_URL", backend.url)
+    session_ids = re.findall(r'create_snapshot_agent\("([^"]+)"\)', snippets[0])
+    assert session_ids, "the snippet creates no agent with a literal session id"
+    with SessionBackendStorage(backend.url) as storage:
+        for session_id in set(session_ids):
+            asyncio.run(SnapshotSessionManager(session_id, storage=storage).delete_session())
+
+        exec(compile(snippets[0], "README.md", "exec"), {"__name__": "readme_snippet"})
+
+        assert "Your name is Alice." in capsys.readouterr().out
+        latest = f"session/{session_ids[0]}/scopes/agent/my-agent/snapshots/snapshot_latest.json"
+        assert asyncio.run(storage.list(f"session/{session_ids[0]}/")) == [latest]
+        snapshot = json.loads(asyncio.run(storage.read(latest)))
+        assert [m["role"] for m in snapshot["data"]["messages"]] == ["user", "assistant", "user", "assistant"]
+
+
+def run_readme_command(script: str, backend) -> str:
+    """Run the Strands section's (last) command for ``script`` against the live service; its output."""
     commands = [
         line.strip()
         for line in strands_section().splitlines()
-        if line.startswith("PYTHONPATH=") and "examples/session_agent/demo.py" in line
+        if line.startswith("PYTHONPATH=") and f"examples/session_agent/{script}" in line
     ]
-    assert commands, "the Strands section does not say how to run the demo"
+    assert commands, f"the Strands section does not say how to run {script}"
     env = {k: v for k, v in os.environ.items() if k not in ("SESSION_AGENT_MODEL", "PYTHONPATH")}
     env["SESSION_BACKEND_URL"] = backend.url
     result = subprocess.run(commands[-1], shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "restart: ok, concurrent: ok, continuity: ok" in result.stdout
-    assert "agent: Your name is Alice." in result.stdout
+    return result.stdout
+
+
+def test_readme_demo_command_runs(backend):
+    output = run_readme_command("demo.py", backend)
+    assert "restart: ok, concurrent: ok, continuity: ok" in output
+    assert "agent: Your name is Alice." in output
     for name in ("Bob", "Carol", "Dave", "Erin"):
-        assert f"-> Your name is {name}." in result.stdout
+        assert f"-> Your name is {name}." in output
+
+
+def test_readme_snapshot_demo_command_runs(backend):
+    output = run_readme_command("snapshot_demo.py", backend)
+    assert "snapshot demo: ok" in output
+    assert "checkpoints: 2; going back to the first" in output
+    assert "agent: Your name is Alice." in output

@@ -25,6 +25,12 @@ CHILD_DEADLINE = 60.0  # seconds for the child process to reach the writer
 
 def build_graph(repo, session_id: str, research_replies, write_replies):
     """research -> write, persisted in the session; returns the graph and its two agents."""
+    manager = RepositorySessionManager(session_id=session_id, session_repository=repo)
+    return pipeline_graph(manager, research_replies, write_replies)
+
+
+def pipeline_graph(session_manager, research_replies, write_replies):
+    """research -> write, persisted by ``session_manager``; returns the graph and its two agents."""
     researcher = Agent(model=ScriptedModel(research_replies), name="researcher", callback_handler=None)
     writer = Agent(model=ScriptedModel(write_replies), name="writer", callback_handler=None)
     builder = GraphBuilder()
@@ -34,7 +40,7 @@ def build_graph(repo, session_id: str, research_replies, write_replies):
     builder.set_entry_point("research")
     builder.set_graph_id("pipeline")
     builder.set_max_node_executions(10)
-    builder.set_session_manager(RepositorySessionManager(session_id=session_id, session_repository=repo))
+    builder.set_session_manager(session_manager)
     return builder.build(), researcher, writer
 
 
