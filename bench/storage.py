@@ -129,7 +129,13 @@ def _search_body(i: int) -> bytes:
 async def _run(base_url: str, url: str, files: Path, snapshots: dict[int, bytes]) -> dict[str, Any]:
     ours = SessionBackendStorage(base_url, timeout=120)
     local = LocalFileStorage(str(files))
-    results: dict[str, Any] = {"snapshot": {}}
+    results: dict[str, Any] = {"snapshot": {}, "phase_seconds": {}}
+    began = time.perf_counter()
+
+    def phase(name: str) -> None:
+        """Record how long the workload has run when ``name`` is done, so a slow part shows which it is."""
+        results["phase_seconds"][name] = round(time.perf_counter() - began, 1)
+
     try:
         for count, data in snapshots.items():
             repeats = 5 if count == 10_000 else 15
@@ -139,9 +145,11 @@ async def _run(base_url: str, url: str, files: Path, snapshots: dict[int, bytes]
                 "ours": await _save_restore(ours, data, repeats),
                 "local_file": await _save_restore(local, data, repeats),
             }
+            phase(f"snapshot_{count}")
 
         execute(url, SEED_LIST, {"count": LIST_KEYS})  # type: ignore[arg-type]
         _seed_files(files, "bench-list", LIST_KEYS, lambda i: b"{}")
+        phase("list_seeded")
         listing: dict[str, Any] = {"keys": LIST_KEYS}
         for name, storage in (("ours", ours), ("local_file", local)):
             started = time.perf_counter()
@@ -149,9 +157,11 @@ async def _run(base_url: str, url: str, files: Path, snapshots: dict[int, bytes]
             listing[f"{name}_seconds"] = time.perf_counter() - started
             assert len(keys) == LIST_KEYS and keys == sorted(keys), name
         results["list"] = listing
+        phase("list")
 
         execute(url, SEED_SEARCH, {"count": SEARCH_OBJECTS, "text": TEXT})  # type: ignore[arg-type]
         execute(url, "VACUUM (ANALYZE) storage_objects")
+        phase("search_seeded")
         search: dict[str, Any] = {"objects": SEARCH_OBJECTS, "query": SEARCH_QUERY}
         scoped = ours.namespace("bench-search")  # the keyword scan lists everything its storage holds
         started = time.perf_counter()
@@ -169,6 +179,7 @@ async def _run(base_url: str, url: str, files: Path, snapshots: dict[int, bytes]
         assert {r.key for r in found} == {r.key for r in scanned}, "the two searches found different objects"
         search["keyword_over_ours_to_ours"] = search["keyword_over_ours_seconds"] / search["ours_seconds"]
         results["search"] = search
+        phase("search")
     finally:
         ours.close()
     return results
@@ -176,9 +187,14 @@ async def _run(base_url: str, url: str, files: Path, snapshots: dict[int, bytes]
 
 def run(base_url: str, url: str) -> dict[str, Any]:
     """Workload 7 against the service at ``base_url`` whose database is ``url``; files in a temporary folder."""
+    began = time.perf_counter()
     snapshots = {count: snapshot_bytes(count) for count in SNAPSHOT_SIZES}  # an Agent is built outside a loop
+    built = time.perf_counter() - began
     with tempfile.TemporaryDirectory(prefix="bench-storage-") as files:
         results = asyncio.run(_run(base_url, url, Path(files), snapshots))
+        results["phase_seconds"]["loop_closed"] = round(time.perf_counter() - began - built, 1)
+    results["phase_seconds"] = {"snapshots_built": round(built, 1), **results["phase_seconds"]}
+    results["phase_seconds"]["total_with_cleanup"] = round(time.perf_counter() - began - built, 1)
     s = results["snapshot"]["1000"]
     results["ratios"] = {
         "save_1000_to_local_file": s["ours"]["save_p50_ms"] / s["local_file"]["save_p50_ms"],
