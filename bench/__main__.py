@@ -1,4 +1,4 @@
-"""``make bench``: start the service under gunicorn on the bench database, run workloads 1-6, report.
+"""``make bench``: start the service under gunicorn on the bench database, run workloads 1-7, report.
 
 Settings (environment): BENCH_REPEATS (3 runs per workload, medians reported), BENCH_SECONDS (10 s of
 wrk per run), BENCH_SOAK_SECONDS (20; 0 skips the short soak), plus the service's own WEB_CONCURRENCY,
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from harness.database import execute
 from harness.server import Gunicorn
 
-from . import DATA_DIR, RESULTS_DIR, agent_turn, floor, latency, report, restore, soak, throughput
+from . import DATA_DIR, RESULTS_DIR, agent_turn, floor, latency, report, restore, soak, storage, throughput
 from .database import database_url
 from .stats import repeat
 
@@ -85,6 +85,8 @@ def main() -> dict:
         log(began, "6. client memory of the 100k restore")
         memory["client_100k_restore"] = restore.client_memory(server.url, "restore-100000", 100_000)
         results["memory"] = memory
+        log(began, "7. snapshot storage (Strands Storage beside LocalFileStorage)")
+        results["storage"] = storage.run(server.url, url)
 
     soak_seconds = _env("BENCH_SOAK_SECONDS", 20)
     if soak_seconds > 0:

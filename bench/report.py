@@ -34,11 +34,37 @@ TARGETS: list[Target] = [
     ),
 ]
 
+# Workload 7 (bench/storage.py), also run alone; its figures sit under results["storage"].
+STORAGE_TARGETS: list[Target] = [
+    (
+        "save 1,000-message snapshot / LocalFileStorage",
+        "<= 2",
+        lambda r: r["storage"]["ratios"]["save_1000_to_local_file"],
+        2,
+        False,
+    ),
+    (
+        "restore 1,000-message snapshot / LocalFileStorage",
+        "<= 2",
+        lambda r: r["storage"]["ratios"]["restore_1000_to_local_file"],
+        2,
+        False,
+    ),
+    (
+        "keyword search via our list+read / our search",
+        ">= 10",
+        lambda r: r["storage"]["search"]["keyword_over_ours_to_ours"],
+        10,
+        True,
+    ),
+]
+TARGETS += STORAGE_TARGETS
 
-def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target with its measured value, whether it is met, and the factor by which it is met or missed."""
+
+def check_targets(results: dict[str, Any], only: list[Target] | None = None) -> list[dict[str, Any]]:
+    """Each target (of ``only``, else all) with its measured value, whether it is met, and by what factor."""
     checked = []
-    for name, text, measure, limit, higher in TARGETS:
+    for name, text, measure, limit, higher in TARGETS if only is None else only:
         try:
             value = measure(results)
         except (KeyError, TypeError):
@@ -202,9 +228,54 @@ def table(results: dict[str, Any]) -> str:
     )
     if results.get("soak"):
         parts.append(soak_table(results["soak"]))
+    if results.get("storage"):
+        parts.append(storage_table(results))
+    parts.append(targets_table(results["targets"]))
+    return "\n\n".join(parts)
+
+
+def targets_table(targets: list[dict[str, Any]]) -> str:
+    """The checked targets as a plain-text table."""
     rows = [("target", "limit", "measured", "met", "x limit")]
-    for t in results["targets"]:
+    for t in targets:
         met = "-" if t["met"] is None else "yes" if t["met"] else "NO"
         rows.append((t["target"], t["limit"], _f(t["measured"], 3), met, _f(t.get("factor_of_limit"))))
-    parts.append(_rows("Targets", rows))
-    return "\n\n".join(parts)
+    return _rows("Targets", rows)
+
+
+def storage_table(results: dict[str, Any]) -> str:
+    """Workload 7: snapshot save/restore, list and search, ours beside Strands' LocalFileStorage."""
+    st = results["storage"]
+    rows = [("snapshot", "bytes", "backend", "save p50 ms", "save MB/s", "restore p50 ms", "restore MB/s")]
+    for size, s in st["snapshot"].items():
+        for name, label in (("ours", "service"), ("local_file", "LocalFileStorage")):
+            b = s[name]
+            rows.append(
+                (
+                    f"{int(size):,} messages",
+                    _f(s["bytes"], 0),
+                    label,
+                    _f(b["save_p50_ms"]),
+                    _f(b["save_mb_per_s"], 1),
+                    _f(b["restore_p50_ms"]),
+                    _f(b["restore_mb_per_s"], 1),
+                )
+            )
+    li, se = st["list"], st["search"]
+    other = [
+        ("what", "service s", "LocalFileStorage s", "ratio"),
+        (
+            f"list {li['keys']:,} keys",
+            _f(li["ours_seconds"], 3),
+            _f(li["local_file_seconds"], 3),
+            _f(li["ours_seconds"] / li["local_file_seconds"]),
+        ),
+        (f"search {se['objects']:,} objects: server full-text", _f(se["ours_seconds"], 3), "", ""),
+        (
+            "search: Strands' keyword scan (list+read)",
+            _f(se["keyword_over_ours_seconds"], 3),
+            _f(se["keyword_over_local_file_seconds"], 3),
+            f"{_f(se['keyword_over_ours_to_ours'], 1)}x ours",
+        ),
+    ]
+    return _rows("7. Snapshot storage (Strands Storage)", rows) + "\n\n" + _rows("7. list and search", other)
