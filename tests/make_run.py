@@ -83,7 +83,9 @@ class MakeRun:
             try:
                 if requests.get(f"{self.base_url}/health", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            # A read timeout is a server still booting on a loaded machine (the socket listens before a
+            # worker answers): poll again until the deadline, as for a refused connection.
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(POLL_SECONDS)
         raise AssertionError(f"no answer from {self.base_url}/health within {STARTUP_DEADLINE_SECONDS}s")
 
