@@ -15,10 +15,13 @@ MAX_KEY_BYTES = 1024
 # The key or prefix as sent, in characters (what OpenAPI's maxLength can say).
 MAX_KEY_LENGTH = 1024
 _SLASHES = re.compile(r"/+")
-# The OpenAPI patterns (ECMA-262 and Python alike): no backslash, no '..' segment, and for a key at
-# least one character that is not '/'.
-PREFIX_PATTERN = r"^(?![\s\S]*(?:^|/)\.\.(?:/|$))[^\\]*$"
-KEY_PATTERN = r"^(?![\s\S]*(?:^|/)\.\.(?:/|$))(?=[^\\]*[^/\\])[^\\]*$"
+# The OpenAPI patterns (ECMA-262 and Python alike, without lookarounds, which generators such as
+# schemathesis can only meet by drawing and discarding): segments split by runs of '/', none of them
+# '..' or holding a backslash, and for a key at least one segment. They admit exactly what
+# normalize_key and normalize_prefix accept (tests/test_storage_keys.py checks that).
+_SEGMENT = r"(?:[^/\\.][^/\\]*|\.(?:[^/\\.][^/\\]*)?|\.\.[^/\\]+)"
+PREFIX_PATTERN = rf"^/*(?:{_SEGMENT}(?:/+{_SEGMENT})*/*)?$"
+KEY_PATTERN = rf"^/*{_SEGMENT}(?:/+{_SEGMENT})*/*$"
 KEY_RULE = (
     "Normalised as Strands' path-based storage does: runs of `/` collapse and leading and trailing `/` "
     f"are dropped. At most {MAX_KEY_LENGTH} characters as sent and {MAX_KEY_BYTES} bytes (UTF-8) once "
