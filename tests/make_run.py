@@ -73,8 +73,17 @@ class MakeRun:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=STOP_DEADLINE_SECONDS)
+            self._stop_orphaned_postgres()
             raise
         return self
+
+    def _stop_orphaned_postgres(self) -> None:
+        # The embedded PostgreSQL runs in a session of its own, so killing make's group misses it and
+        # nothing else would stop it: a fast shutdown is SIGINT to the postmaster its pid file names.
+        pid_file = self.data_dir / "postmaster.pid"
+        if postgres_pids(self.data_dir) and pid_file.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
 
     def _wait_for_health(self) -> None:
         deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
