@@ -1,9 +1,9 @@
 -- Migration 0005: byte-store values compressed with lz4 where the server has it.
 --
 -- PostgreSQL compresses a value over ~2 KB before moving it to TOAST, with pglz by default. On a
--- 1 MB JSON snapshot pglz took ~8-12 ms of a write on the PostgreSQL 15 we benchmark on, lz4 ~4 ms,
--- and lz4 also decompresses faster on read (bench/storage.py, workload 7). The setting applies to
--- values written from now on; stored ones stay readable as they are. A server built without lz4
+-- 1 MB JSON snapshot pglz took 9-17 ms of a write on the PostgreSQL 15 we benchmark on, lz4 1-2 ms
+-- (python -m bench.storage_parts). The setting applies to values written from now on; stored ones
+-- stay readable as they are. A server built without lz4
 -- (the embedded PostgreSQL the tests use is one) raises feature_not_supported: the column then keeps
 -- pglz, which is only slower, so the migration still succeeds there.
 

@@ -88,11 +88,12 @@ $$;
 
 -- The full-text vector of a byte-store value (migration 0004): the words of its first 16,384
 -- characters. The 'simple' configuration neither stems nor drops stop words, so a key word matches as
--- Strands' own keyword search would, in any language. Why a cap: to_tsvector costs ~0.25 ms per KiB
--- of text, ~240 ms on a whole 1 MB snapshot (whose vector can even overflow a tsvector's 1 MB), ~4 ms
--- on its first 16 Ki characters, while what Strands searches (FileMemoryStore's memory files) weighs
--- a few KB. 16 Ki characters are at most 64 KB of lexemes, so the vector is computed once and never
--- overflows. The README and the OpenAPI description of search say a word past the cap is not found.
+-- Strands' own keyword search would, in any language. Why a cap: to_tsvector's cost grows with the
+-- text, hundreds of ms on a whole 1 MB snapshot (whose vector can even overflow a tsvector's 1 MB),
+-- a few ms on its first 16 Ki characters (python -m bench.storage_parts), while what Strands searches
+-- (FileMemoryStore's memory files) weighs a few KB. 16 Ki characters are at most 64 KB of lexemes, so
+-- the vector is computed once and never overflows. The README and the OpenAPI description of search
+-- say a word past the cap is not found.
 CREATE OR REPLACE FUNCTION storage_search_vector(body text) RETURNS tsvector
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
