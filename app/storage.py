@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg2.extensions
 from flask import Blueprint, Response, g, request
 from werkzeug.http import http_date
 
@@ -35,6 +36,26 @@ def _located() -> dict[str, Any]:
     return {**g.caller, "scope": scope_of(key), "key": key.encode("utf-8")}
 
 
+def _text_path(conn: psycopg2.extensions.connection) -> bool:
+    """Whether values may travel as text on ``conn``: only when the database and the connection are
+    UTF8, so that text is the value's own bytes on the way in and out."""
+    return conn.encoding == "UTF8" and conn.info.parameter_status("server_encoding") == "UTF8"
+
+
+def _value(conn: psycopg2.extensions.connection, data: bytes) -> dict[str, Any]:
+    """The value as the write queries take it: ``body`` (text) when it is UTF-8 without NUL, else ``data``.
+
+    psycopg2 sends bytea hex-escaped, a literal twice the value's size; text goes as itself. On a
+    1 MB snapshot that halves the cost of escaping and of PostgreSQL parsing the statement.
+    """
+    if _text_path(conn) and b"\x00" not in data:
+        try:
+            return {"data": None, "body": data.decode("utf-8")}
+        except UnicodeDecodeError:
+            pass
+    return {"data": data, "body": None}
+
+
 def _write(located: dict[str, Any], data: bytes) -> tuple[str, int, str, bool] | None:
     """Write under the request's If-Match / If-None-Match; None when the condition does not hold."""
     if_match, if_none_match = request.headers.get("If-Match"), request.headers.get("If-None-Match")
@@ -42,17 +63,19 @@ def _write(located: dict[str, Any], data: bytes) -> tuple[str, int, str, bool] |
         raise RequestValidationError(
             "request failed validation", fields={"If-None-Match": ["give If-Match or If-None-Match, not both"]}
         )
+    if if_none_match is not None and not request.if_none_match.star_tag:
+        raise RequestValidationError("request failed validation", fields={"If-None-Match": ["only * is supported"]})
+    conn = get_db()
+    value = _value(conn, data)
     if if_none_match is not None:
-        if not request.if_none_match.star_tag:
-            raise RequestValidationError("request failed validation", fields={"If-None-Match": ["only * is supported"]})
-        row = queries.write_object(get_db(), **located, data=data, overwrite=False)
+        row = queries.write_object(conn, **located, **value, overwrite=False)
     elif if_match is not None:
         tags = request.if_match
         row = queries.replace_matching_object(
-            get_db(), **located, data=data, any_tag=tags.star_tag, tags=sorted(tags.as_set())
+            conn, **located, **value, any_tag=tags.star_tag, tags=sorted(tags.as_set())
         )
     else:
-        row = queries.write_object(get_db(), **located, data=data, overwrite=True)
+        row = queries.write_object(conn, **located, **value, overwrite=True)
     return None if row is None else (row[0], row[1], row[2], row[3])
 
 
@@ -130,12 +153,14 @@ def read_object() -> Response:
           content: {application/octet-stream: {schema: {type: string, format: binary}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    row = queries.read_object(get_db(), **_located())
+    conn = get_db()
+    row = queries.read_object(conn, **_located(), as_text=_text_path(conn))
     if row is None:
         auth.verify_caller()
         raise NotFoundError("object not found")
-    data, sha256, updated_at = row
-    response = Response(bytes(data), 200, mimetype="application/octet-stream")
+    data, body, sha256, updated_at = row
+    value = bytes(data) if body is None else body.encode("utf-8")
+    response = Response(value, 200, mimetype="application/octet-stream")
     response.headers["ETag"] = f'"{sha256}"'
     response.headers["Last-Modified"] = http_date(updated_at)
     return response
@@ -198,7 +223,8 @@ def search() -> Response:
 
     Full-text search over the objects whose bytes are UTF-8 text, ranked by PostgreSQL's `ts_rank`
     (higher is better), best first, optionally only under `prefix`. Words are matched as written
-    (no stemming), case-insensitively. `include_data` adds each object's bytes in base64.
+    (no stemming), case-insensitively. Only the first 16,384 characters of each text are indexed: a
+    word past them is not found. `include_data` adds each object's bytes in base64.
     ---
     post:
       operationId: searchStorage

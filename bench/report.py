@@ -278,4 +278,16 @@ def storage_table(results: dict[str, Any]) -> str:
             f"{_f(se['keyword_over_ours_to_ours'], 1)}x ours",
         ),
     ]
-    return _rows("7. Snapshot storage (Strands Storage)", rows) + "\n\n" + _rows("7. list and search", other)
+    fl, ra = st["floor_1000"], st["ratios"]
+    floors = [
+        ("1,000 messages", "round trip ms", "psycopg2 alone ms", "service / (round trip + psycopg2)"),
+        ("save", _f(fl["round_trip_p50_ms"]), _f(fl["db_write_p50_ms"]), f"{_f(ra['save_1000_to_floor'])}x"),
+        ("restore", _f(fl["round_trip_p50_ms"]), _f(fl["db_read_p50_ms"]), f"{_f(ra['restore_1000_to_floor'])}x"),
+    ]
+    return (
+        _rows("7. Snapshot storage (Strands Storage)", rows)
+        + "\n\n"
+        + _rows("7. floor: empty HTTP round trip, and the bytes through psycopg2 alone", floors)
+        + "\n\n"
+        + _rows("7. list and search", other)
+    )

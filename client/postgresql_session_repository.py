@@ -687,6 +687,8 @@ class SessionBackendStorage(_BackendClient):
     ) -> builtins.list[StorageSearchResult]:
         """Full-text search over the objects whose bytes are UTF-8 text, ranked best first, in one request.
 
+        The service indexes the first 16,384 characters of each text; a word past them is not found.
+
         Args:
             query: Words to look for.
             prefix: Only keys starting with it (normalised like a ``list`` prefix).

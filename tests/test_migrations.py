@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import psycopg2
 import pytest
 
 from app import create_app, db, migrations
@@ -44,7 +45,7 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
         ' VALUES (\'old-session\', \'swarm\', \'{"id": "swarm", "status": "completed"}\')',
     )
 
-    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004"]
+    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004", "0005"]
     assert migrations.apply_schema(url) == []
 
     app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
@@ -77,6 +78,7 @@ def test_init_db_command_reports_what_it_applied(first_schema_database):
         ("0002",),
         ("0003",),
         ("0004",),
+        ("0005",),
     ]
 
 
@@ -154,14 +156,14 @@ def test_upgrade_keeps_requests_without_a_key_refused_once_a_key_was_created(
 def keys_release_database(database_url):
     """A database of the release before 0004, which had no byte store."""
     yield from _todays_schema_but(
-        database_url, "DROP TABLE storage_objects; DELETE FROM schema_migrations WHERE version = '0004'"
+        database_url, "DROP TABLE storage_objects; DELETE FROM schema_migrations WHERE version IN ('0004', '0005')"
     )
 
 
 def test_upgrade_adds_the_byte_store(keys_release_database):
     url = keys_release_database
 
-    assert migrations.apply_schema(url) == ["0004"]
+    assert migrations.apply_schema(url) == ["0004", "0005"]
 
     app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
     try:
@@ -170,3 +172,33 @@ def test_upgrade_adds_the_byte_store(keys_release_database):
         assert client.get("/api/v1/storage/object", query_string={"key": "a/b"}).data == b"\x00\xff"
     finally:
         db.close_pool(app)
+
+
+def _server_has_lz4(url: str) -> bool:
+    """Whether the server was built with lz4: only then does default_toast_compression accept it."""
+    try:
+        execute(url, "SET default_toast_compression = 'lz4'")
+    except psycopg2.Error:
+        return False
+    return True
+
+
+@pytest.fixture
+def byte_store_release_database(database_url):
+    """A database of the release before 0005, whose byte-store values were compressed with pglz."""
+    yield from _todays_schema_but(
+        database_url,
+        "ALTER TABLE storage_objects ALTER COLUMN data SET COMPRESSION pglz;"
+        " DELETE FROM schema_migrations WHERE version = '0005'",
+    )
+
+
+def test_upgrade_compresses_byte_store_values_with_lz4_where_the_server_has_it(byte_store_release_database):
+    url = byte_store_release_database
+
+    assert migrations.apply_schema(url) == ["0005"]
+
+    (compression,) = execute(
+        url, "SELECT attcompression FROM pg_attribute WHERE attrelid = 'storage_objects'::regclass AND attname = 'data'"
+    )[0]
+    assert compression == ("l" if _server_has_lz4(url) else "p")

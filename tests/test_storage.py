@@ -220,6 +220,48 @@ def test_search_ranks_text_objects_and_respects_the_prefix(client):
     assert _search(client, "snow") == []
 
 
+# Values the service sends to PostgreSQL as text (UTF-8 without NUL) and ones just outside that path
+# (sent as bytea): each must come back byte for byte, whichever way it travelled.
+TEXT_PATH_VALUES = {
+    "ascii": b"plain ascii text",
+    "quotes-and-backslashes": b"it's \\x00 \\ '' \" $$ E'\\n'",
+    "non-ascii": "h\u00e9llo \u65e5\u672c \U0001f600 e\u0301 \ufffe".encode(),
+    "line-ends": b"a\r\nb\rc\n",
+    "with-nul": b"text\x00more",
+    "invalid-utf8": b"caf\xe9",
+    "utf8-encoded-surrogate": b"\xed\xa0\x80",
+    "overlong-slash": b"\xc0\xaf",
+}
+
+
+@pytest.mark.parametrize("name", TEXT_PATH_VALUES)
+def test_text_and_almost_text_values_round_trip_exactly(client, name):
+    data = TEXT_PATH_VALUES[name]
+
+    created = put(client, f"t/{name}", data)
+    replaced = put(client, f"t/{name}", data, headers={"If-Match": created.headers["ETag"]})
+    response = get(client, f"t/{name}")
+
+    assert created.status_code == 201 and replaced.status_code == 200
+    assert created.get_json()["sha256"] == hashlib.sha256(data).hexdigest() == replaced.get_json()["sha256"]
+    assert created.get_json()["size"] == len(data)
+    assert response.data == data
+
+
+def test_search_indexes_the_first_16384_characters_of_a_text(client):
+    # 'é' is two bytes in UTF-8: the cap counts characters, so "edge" (characters 16,381-16,384) is in.
+    head = "lead " + "éé " * 5457 + "ééé edge"
+    assert len(head) == 16384
+    data = (head + " past").encode()
+
+    put(client, "big/text", data)
+
+    assert [r["key"] for r in _search(client, "lead")] == ["big/text"]
+    assert [r["key"] for r in _search(client, "edge")] == ["big/text"]
+    assert _search(client, "past") == []
+    assert get(client, "big/text").data == data
+
+
 def test_a_snapshot_sized_value_round_trips(client):
     # What a 1,000-message Strands snapshot with four 1 MB images weighs (README, Configuration).
     data = os.urandom(6 * 1024 * 1024 + 350_000)
