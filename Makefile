@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 API_PORT ?= 8001
 API_HOST ?= 127.0.0.1
 
-.PHONY: venv run psql lint format test container-test bench soak clean
+.PHONY: venv run psql lint format test test-citus container-test bench soak clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,11 @@ format: venv
 ## Lint, then run the whole test suite (TEST_DATABASE_URL if set, else an embedded PostgreSQL).
 test: venv lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The whole suite on a three-node Citus cluster (PostgreSQL 15 with the citus extension installed):
+## starts it in a temporary directory, runs `init-db --distributed`, then `make test` at the coordinator.
+test-citus: venv
+	bash scripts/with-citus.sh $(MAKE) test
 
 ## Build the image and run the compose stack, Helm and lint checks (see scripts/container-test.sh).
 container-test: venv

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import psycopg2
@@ -19,6 +20,8 @@ RETRY_AFTER_SECONDS = "1"
 
 # What a violated constraint means to the client. The database decides conflicts and missing
 # parents; this table only names them.
+_SHARD_SUFFIX = re.compile(r"_\d+$")
+_NAMED_CONSTRAINT = re.compile(r'constraint "([^"]+)"')
 _CONSTRAINT_MESSAGES = {
     "sessions_pkey": "session already exists",
     "session_agents_pkey": "agent already exists in this session",
@@ -110,9 +113,17 @@ def _from_http(exc: HTTPException) -> APIError:
     return err
 
 
+def _constraint_in_message(exc: psycopg2.Error) -> str:
+    """The constraint an error's message names, for errors without the field: Citus relays a shard's
+    error with its message and SQLSTATE but not its constraint name."""
+    named = _NAMED_CONSTRAINT.search(getattr(exc.diag, "message_primary", None) or "")
+    return named.group(1) if named else ""
+
+
 def _from_integrity(exc: psycopg2.IntegrityError) -> APIError:
-    constraint = getattr(exc.diag, "constraint_name", None)
-    message = _CONSTRAINT_MESSAGES.get(constraint or "")
+    constraint = getattr(exc.diag, "constraint_name", None) or _constraint_in_message(exc)
+    # On Citus the error comes from a shard, whose constraints carry the shard's id: sessions_pkey_102008.
+    message = _CONSTRAINT_MESSAGES.get(constraint) or _CONSTRAINT_MESSAGES.get(_SHARD_SUFFIX.sub("", constraint))
     if isinstance(exc, pg_errors.UniqueViolation) and message:
         return ConflictError(message)
     if isinstance(exc, pg_errors.ForeignKeyViolation) and message:

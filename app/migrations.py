@@ -15,6 +15,7 @@ import psycopg2
 from flask import current_app
 from flask.cli import with_appcontext
 
+from . import distribution
 from .db import CONNECT_TIMEOUT_SECONDS, SQL_DIR, database_url, queries
 
 # schema.sql is a psql script of `\ir` lines; migrations/NNNN_name.sql are versioned.
@@ -96,9 +97,46 @@ def init_db() -> list[str]:
     return apply_schema(database_url(current_app))
 
 
+def distribute_schema(url: str, *, required: bool) -> list[str]:
+    """Distribute the schema at ``url`` over its Citus cluster when ``required`` or already distributed.
+
+    A schema that is distributed stays so: a table a later migration adds is distributed by the next
+    `init-db` even without ``--distributed``. Returns what was distributed now (nothing on a re-run).
+
+    Raises:
+        distribution.NotCitusError: ``required`` and the database is not a Citus coordinator.
+    """
+    if not required:
+        conn = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        try:
+            with conn, conn.cursor() as cur:
+                if not distribution.is_distributed(cur):
+                    return []
+        finally:
+            conn.close()
+    return distribution.distribute(url, _required_schema()[1])
+
+
 @click.command("init-db")
+@click.option(
+    "--distributed",
+    is_flag=True,
+    help="Also distribute the tables over the Citus cluster DATABASE_URL names (its coordinator).",
+)
 @with_appcontext
-def init_db_command() -> None:
-    """Apply the schema's missing migrations to DATABASE_URL (safe to run again)."""
+def init_db_command(distributed: bool) -> None:
+    """Apply the schema's missing migrations to DATABASE_URL (safe to run again).
+
+    With --distributed, then distribute the tables by session_id over the Citus cluster whose
+    coordinator DATABASE_URL names, and create the SQL functions on every node.
+    """
     applied = init_db()
     click.echo(f"Applied migrations: {', '.join(applied)}." if applied else "The database is up to date.")
+    try:
+        done = distribute_schema(database_url(current_app), required=distributed)
+    except distribution.NotCitusError as exc:
+        raise click.ClickException(str(exc)) from None
+    if done:
+        click.echo(f"Distributed: {', '.join(done)}.")
+    elif distributed:
+        click.echo("The schema is already distributed.")

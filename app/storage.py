@@ -180,7 +180,8 @@ def delete_object() -> Response:
       responses:
         204: {description: Deleted, or there was nothing to delete}
     """
-    queries.delete_object(get_db(), **_located())
+    if queries.delete_object(get_db(), **_located()) == 0:
+        auth.verify_caller()
     return no_content()
 
 

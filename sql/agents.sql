@@ -5,13 +5,15 @@
 -- A missing session violates session_agents_session_fkey (404); a duplicate, session_agents_pkey (409).
 INSERT INTO session_agents AS a
     (namespace, session_id, agent_id, state, conversation_manager_state, internal_state, created_at, updated_at)
-VALUES ((SELECT caller_namespace(:key_hash, :keyless)), :session_id, :agent_id, :state, :conversation_manager_state, coalesce(:internal_state::json, '{}'),
+VALUES (caller_namespace(:key_hash, :keyless), :session_id, :agent_id, :state, :conversation_manager_state, coalesce(:internal_state::json, '{}'),
         coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
-RETURNING agent_json(a)::text;
+RETURNING agent_json(a.agent_id, a.state, a.conversation_manager_state, a.internal_state, a.created_at, a.updated_at)::text;
 
 -- name: get_agent(key_hash, keyless, session_id, agent_id)$
-SELECT agent_json(a)::text FROM session_agents AS a
-WHERE a.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND a.session_id = :session_id AND a.agent_id = :agent_id;
+SELECT agent_json(a.agent_id, a.state, a.conversation_manager_state, a.internal_state, a.created_at, a.updated_at)::text FROM session_agents AS a
+WHERE a.namespace = (SELECT caller_namespace(:key_hash, :keyless,
+    (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
+    NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND a.session_id = :session_id AND a.agent_id = :agent_id;
 
 -- An omitted internal_state keeps the stored one.
 -- name: update_agent(state, conversation_manager_state, internal_state, key_hash, keyless, session_id, agent_id)$
@@ -21,7 +23,7 @@ SET state = :state,
     internal_state = coalesce(:internal_state::json, a.internal_state),
     updated_at = now()
 WHERE a.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND a.session_id = :session_id AND a.agent_id = :agent_id
-RETURNING agent_json(a)::text;
+RETURNING agent_json(a.agent_id, a.state, a.conversation_manager_state, a.internal_state, a.created_at, a.updated_at)::text;
 
 -- name: delete_agent(key_hash, keyless, session_id, agent_id)$
 -- The agent's messages go with it (ON DELETE CASCADE).
@@ -32,8 +34,10 @@ RETURNING agent_id;
 -- name: list_agents(key_hash, keyless, session_id)$
 -- NULL when the session does not exist, so the caller can answer 404.
 SELECT json_build_object(
-    'agents', coalesce((SELECT json_agg(agent_json(a) ORDER BY a.agent_id)
+    'agents', coalesce((SELECT json_agg(agent_json(a.agent_id, a.state, a.conversation_manager_state, a.internal_state, a.created_at, a.updated_at) ORDER BY a.agent_id)
                         FROM session_agents AS a
-                        WHERE a.namespace = s.namespace AND a.session_id = s.session_id), '[]'::json)
+                        WHERE a.namespace = s.namespace AND a.session_id = :session_id), '[]'::json)
 )::text
-FROM sessions AS s WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND s.session_id = :session_id;
+FROM sessions AS s WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless,
+    (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
+    NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND s.session_id = :session_id;

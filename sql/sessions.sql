@@ -4,17 +4,20 @@
 -- name: create_session(key_hash, keyless, session_id, session_type, created_at, updated_at)$
 -- A duplicate session_id violates sessions_pkey, which the service answers with 409.
 INSERT INTO sessions AS s (namespace, session_id, session_type, created_at, updated_at)
-VALUES ((SELECT caller_namespace(:key_hash, :keyless)), :session_id, :session_type, coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
-RETURNING session_json(s)::text;
+VALUES (caller_namespace(:key_hash, :keyless), :session_id, :session_type, coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
+RETURNING session_json(s.session_id, s.session_type, s.created_at, s.updated_at)::text;
 
 -- name: get_session(key_hash, keyless, session_id)$
-SELECT session_json(s)::text FROM sessions AS s WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND s.session_id = :session_id;
+SELECT session_json(s.session_id, s.session_type, s.created_at, s.updated_at)::text FROM sessions AS s
+WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless,
+    (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
+    NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND s.session_id = :session_id;
 
 -- name: update_session(session_type, key_hash, keyless, session_id)$
 UPDATE sessions AS s
 SET session_type = coalesce(:session_type, s.session_type), updated_at = now()
 WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND s.session_id = :session_id
-RETURNING session_json(s)::text;
+RETURNING session_json(s.session_id, s.session_type, s.created_at, s.updated_at)::text;
 
 -- name: delete_session(key_hash, keyless, session_id)$
 -- Agents, messages and multi-agent state go with it (ON DELETE CASCADE).
@@ -28,7 +31,7 @@ DELETE FROM sessions WHERE namespace = (SELECT caller_namespace(:key_hash, :keyl
 WITH caller AS MATERIALIZED (
     SELECT caller_namespace(:key_hash, :keyless) AS namespace
 ), page AS MATERIALIZED (
-    SELECT s, s.created_at, s.session_id
+    SELECT s.session_id, s.session_type, s.created_at, s.updated_at
     FROM sessions AS s
     WHERE s.namespace = (SELECT namespace FROM caller)
       AND (:cursor_seconds::bigint IS NULL
@@ -43,7 +46,7 @@ WITH caller AS MATERIALIZED (
     SELECT created_at, session_id FROM shown ORDER BY created_at, session_id LIMIT 1
 )
 SELECT json_build_object(
-    'sessions', coalesce((SELECT json_agg(session_json(s) ORDER BY created_at DESC, session_id DESC) FROM shown), '[]'::json),
+    'sessions', coalesce((SELECT json_agg(session_json(session_id, session_type, created_at, updated_at) ORDER BY created_at DESC, session_id DESC) FROM shown), '[]'::json),
     'next_cursor', CASE WHEN (SELECT count(*) FROM page) > :limit THEN
         (SELECT extract(epoch FROM date_trunc('second', created_at))::bigint
                 || '.' || lpad(mod(extract(microseconds FROM created_at)::bigint, 1000000)::text, 6, '0')

@@ -54,18 +54,19 @@ SELECT CASE WHEN NOT :as_text OR search_vector IS NULL THEN data END,
        CASE WHEN :as_text AND search_vector IS NOT NULL THEN convert_from(data, 'UTF8') END,
        encode(sha256, 'hex'), updated_at
 FROM storage_objects
-WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND scope = :scope AND key = :key;
+WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless,
+    (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
+    NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND scope = :scope AND key = :key;
 
 -- name: delete_object(key_hash, keyless, scope, key)$
--- Always one row, so the caller's key is checked even when there is nothing to delete.
-WITH caller AS MATERIALIZED (
-    SELECT caller_namespace(:key_hash, :keyless) AS namespace
-), gone AS (
+-- How many objects it deleted (0 or 1). When none, the caller checks the key with a query of its own:
+-- a scan that finds no row may never have needed it.
+WITH gone AS (
     DELETE FROM storage_objects
-    WHERE namespace = (SELECT namespace FROM caller) AND scope = :scope AND key = :key
+    WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND scope = :scope AND key = :key
     RETURNING 1
 )
-SELECT count(*) FROM caller, gone;
+SELECT count(*) FROM gone;
 
 -- name: list_keys(key_hash, keyless, prefix, prefix_end, start_after, limit)$
 -- Keys in byte order from the (namespace, key) index: [prefix, prefix_end) is the prefix as a range,

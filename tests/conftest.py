@@ -16,7 +16,7 @@ from http_client import HTTPClient
 
 from app import create_app, db, embedded
 from app.config import load_settings, normalize_database_url
-from harness.database import TABLES, execute, recreate_schema
+from harness.database import empty_tables, recreate_schema
 from harness.server import Gunicorn
 from helpers import PROJECT_ROOT
 from key_helpers import create_key
@@ -44,7 +44,7 @@ def database_url() -> Iterator[str]:
 @pytest.fixture
 def clean_db(database_url: str) -> str:
     """Empty every table before the test; returns the database URL."""
-    execute(database_url, f"TRUNCATE {', '.join(TABLES)}")
+    empty_tables(database_url)
     return database_url
 
 

@@ -43,10 +43,29 @@ def test_the_rule_sees_every_resource_file() -> None:
     assert {"sessions.sql", "agents.sql", "messages.sql", "multi_agents.sql"} <= files
 
 
+# The two forms of the check (functions.sql): writes call the function that reads api_keys; reads, whose
+# functions Citus runs on a worker, pass it the key's namespace and whether keys are optional, read by
+# subqueries of their own on api_keys. Whitespace aside, a read's check must be exactly this.
+WRITE_CHECK = "caller_namespace(:key_hash, :keyless)"
+_READ_CHECK_TEXT = """caller_namespace(:key_hash, :keyless,
+    (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash
+     AND k.revoked_at IS NULL),
+    NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))"""
+READ_CHECK = " ".join(_READ_CHECK_TEXT.split())
+
+
 @pytest.mark.parametrize(("name", "parameters", "body"), RESOURCE_QUERIES)
 def test_every_resource_query_checks_the_callers_namespace(name: str, parameters: list[str], body: str) -> None:
     assert {"key_hash", "keyless"} <= set(parameters), f"{name} does not take the caller's key"
-    assert "caller_namespace(:key_hash, :keyless)" in body, f"{name} does not call caller_namespace with the key"
+    assert WRITE_CHECK in body or READ_CHECK in " ".join(body.split()), (
+        f"{name} does not call caller_namespace with the key (in one of the two forms)"
+    )
+
+
+def test_a_read_that_forgets_part_of_the_check_is_caught() -> None:
+    # The read form without the revocation condition must not pass for a check.
+    forgetful = READ_CHECK.replace(" AND k.revoked_at IS NULL", "")
+    assert READ_CHECK not in forgetful and WRITE_CHECK not in forgetful
 
 
 # Tables the service keeps for itself; a request never writes them.

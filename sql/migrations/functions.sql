@@ -18,33 +18,41 @@ CREATE OR REPLACE FUNCTION iso_utc(ts timestamptz) RETURNS text
     END;
 
 -- The JSON shape of each resource, in one place, so every query returns response bodies built
--- by PostgreSQL and the service never decodes and re-encodes rows.
-CREATE OR REPLACE FUNCTION session_json(s sessions) RETURNS json
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN json_build_object(
-        'session_id', s.session_id,
-        'session_type', s.session_type,
-        'created_at', iso_utc(s.created_at),
-        'updated_at', iso_utc(s.updated_at));
+-- by PostgreSQL and the service never decodes and re-encodes rows. They take columns, not a table's
+-- row: on a Citus worker a shard's rows have the shard table's type (sessions_102008), which a
+-- function declared for `sessions` does not accept. The first versions took rows; they go.
+DROP FUNCTION IF EXISTS session_json(sessions), agent_json(session_agents), message_json(session_messages);
 
-CREATE OR REPLACE FUNCTION agent_json(a session_agents) RETURNS json
-    LANGUAGE sql STABLE PARALLEL SAFE
+CREATE OR REPLACE FUNCTION session_json(session_id text, session_type text, created_at timestamptz,
+                                        updated_at timestamptz) RETURNS json
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN json_build_object(
-        'agent_id', a.agent_id,
-        'state', a.state,
-        'conversation_manager_state', a.conversation_manager_state,
-        'internal_state', a.internal_state,
-        'created_at', iso_utc(a.created_at),
-        'updated_at', iso_utc(a.updated_at));
+        'session_id', session_id,
+        'session_type', session_type,
+        'created_at', iso_utc(created_at),
+        'updated_at', iso_utc(updated_at));
 
-CREATE OR REPLACE FUNCTION message_json(m session_messages) RETURNS json
-    LANGUAGE sql STABLE PARALLEL SAFE
+CREATE OR REPLACE FUNCTION agent_json(agent_id text, state json, conversation_manager_state json,
+                                      internal_state json, created_at timestamptz, updated_at timestamptz)
+    RETURNS json
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN json_build_object(
-        'message_id', m.message_id,
-        'message', m.message,
-        'redact_message', m.redact_message,
-        'created_at', iso_utc(m.created_at),
-        'updated_at', iso_utc(m.updated_at));
+        'agent_id', agent_id,
+        'state', state,
+        'conversation_manager_state', conversation_manager_state,
+        'internal_state', internal_state,
+        'created_at', iso_utc(created_at),
+        'updated_at', iso_utc(updated_at));
+
+CREATE OR REPLACE FUNCTION message_json(message_id integer, message json, redact_message json,
+                                        created_at timestamptz, updated_at timestamptz) RETURNS json
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN json_build_object(
+        'message_id', message_id,
+        'message', message,
+        'redact_message', redact_message,
+        'created_at', iso_utc(created_at),
+        'updated_at', iso_utc(updated_at));
 
 -- Whether requests without a key are refused in development: from the first key created on, revoked
 -- or not, until `session-backend keys allow-keyless --yes` releases the revoked keys (migration 0003).
@@ -65,24 +73,38 @@ $$;
 -- 'until-first-key' (development: the default namespace while keys_required() is false) or 'refused'.
 -- Raises SQLSTATE 28000, which the service answers with 401. Only hashes are compared, so the
 -- comparison's timing tells an attacker nothing about a key.
+--
+-- Two forms, one rule. Writes call caller_namespace(key_hash, keyless), which reads api_keys itself:
+-- Citus evaluates a write's functions on the coordinator before routing the row. A read's functions
+-- go with it to the worker holding the session's shard, where a function may not query a distributed
+-- or reference table; so reads pass in what the key check needs, as subqueries of the read itself on
+-- api_keys (a reference table, copied to every worker), and call the table-free form:
+-- caller_namespace(key_hash, keyless, <the key's namespace or NULL>, <NOT keys_required()>).
+CREATE OR REPLACE FUNCTION caller_namespace(key_hash text, keyless text, key_namespace text,
+                                            keys_optional boolean) RETURNS text
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF key_hash IS NULL THEN
+        IF keyless = 'open' OR (keyless = 'until-first-key' AND keys_optional) THEN
+            RETURN 'default';
+        END IF;
+    ELSIF key_namespace IS NOT NULL THEN
+        RETURN key_namespace;
+    END IF;
+    RAISE EXCEPTION 'missing or invalid API key' USING ERRCODE = 'invalid_authorization_specification';
+END
+$$;
+
 CREATE OR REPLACE FUNCTION caller_namespace(key_hash text, keyless text) RETURNS text
     LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-DECLARE
-    found_namespace text;
 BEGIN
-    IF key_hash IS NULL THEN
-        IF keyless = 'open' OR (keyless = 'until-first-key' AND NOT keys_required()) THEN
-            RETURN 'default';
-        END IF;
-    ELSE
-        SELECT k.namespace INTO found_namespace FROM api_keys AS k
-        WHERE k.key_id = left(key_hash, 16) AND k.secret_hash = key_hash AND k.revoked_at IS NULL;
-        IF found_namespace IS NOT NULL THEN
-            RETURN found_namespace;
-        END IF;
-    END IF;
-    RAISE EXCEPTION 'missing or invalid API key' USING ERRCODE = 'invalid_authorization_specification';
+    RETURN caller_namespace(
+        key_hash, keyless,
+        (SELECT k.namespace FROM api_keys AS k
+         WHERE k.key_id = left(key_hash, 16) AND k.secret_hash = key_hash AND k.revoked_at IS NULL),
+        key_hash IS NULL AND NOT keys_required());
 END
 $$;
 

@@ -1,0 +1,136 @@
+"""Distributing the schema over a Citus cluster: what `session-backend init-db --distributed` adds.
+
+Run on the coordinator after the migrations. Every table with a ``session_id`` column is distributed
+by it, co-located with ``sessions``, so a session's rows (its agents, messages, multi-agent state) sit
+on one shard and each request is routed to one worker. ``api_keys`` is small and read by every request's
+key check, so it is a reference table: a copy on every node, which a shard query may join.
+``storage_objects`` is distributed by its ``scope`` (the key's session segment, app/storage_keys.py):
+a session's snapshots share a shard, but scope is bytea and session_id varchar, and Citus co-locates
+only columns of one type, so the byte store is a co-location group of its own. No query joins it with
+the session tables, so nothing needs them on one node. ``schema_migrations`` stays on the coordinator,
+the only node that reads it. The functions the queries call are distributed too, so every node has
+them and the coordinator re-creates them everywhere when functions.sql is re-applied.
+
+Every step first asks the catalog whether it was done, so running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import psycopg2
+
+from .db import CONNECT_TIMEOUT_SECONDS
+
+# The table whose co-location group every session-scoped table joins; it is distributed first.
+SESSIONS = "sessions"
+SESSION_COLUMN = "session_id"
+# Tables that are not scoped by session: the keys, copied to every node; the byte store, by scope.
+REFERENCE_TABLES = ("api_keys",)
+OWN_GROUP_TABLES = {"storage_objects": "scope"}
+# Kept on the coordinator (read by init-db and the health check only).
+COORDINATOR_TABLES = ("schema_migrations",)
+
+
+class NotCitusError(RuntimeError):
+    """The database is not a Citus coordinator: the citus extension is missing or has no workers."""
+
+
+def _citus_tables(cur: psycopg2.extensions.cursor) -> dict[str, str]:
+    """The tables Citus already manages in the current schema: ``{name: 'distributed' | 'reference'}``."""
+    cur.execute(
+        """SELECT c.relname, CASE p.partmethod WHEN 'n' THEN 'reference' ELSE 'distributed' END
+           FROM pg_dist_partition AS p JOIN pg_class AS c ON c.oid = p.logicalrelid
+           WHERE c.relnamespace = current_schema()::regnamespace"""
+    )
+    return dict(cur.fetchall())
+
+
+def is_citus(cur: psycopg2.extensions.cursor) -> bool:
+    """Whether the connected database has the citus extension."""
+    cur.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
+    row = cur.fetchone()
+    return row is not None and bool(row[0])
+
+
+def is_distributed(cur: psycopg2.extensions.cursor) -> bool:
+    """Whether ``sessions`` is already a distributed table here (a schema `init-db` keeps distributed)."""
+    return is_citus(cur) and _citus_tables(cur).get(SESSIONS) == "distributed"
+
+
+def _session_tables(cur: psycopg2.extensions.cursor) -> list[str]:
+    """Tables with a session_id column, parents before the tables whose foreign keys point at them."""
+    cur.execute(
+        """SELECT t.relname,
+                  coalesce(array_agg(DISTINCT r.relname) FILTER (WHERE r.relname IS NOT NULL), '{}')
+           FROM pg_class AS t
+           JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attname = %s AND NOT a.attisdropped
+           LEFT JOIN pg_constraint AS f ON f.conrelid = t.oid AND f.contype = 'f'
+           LEFT JOIN pg_class AS r ON r.oid = f.confrelid AND r.oid <> t.oid
+           WHERE t.relkind = 'r' AND t.relnamespace = current_schema()::regnamespace
+           GROUP BY t.relname""",
+        (SESSION_COLUMN,),
+    )
+    parents = {name: set(refs) for name, refs in cur.fetchall()}
+    ordered: list[str] = []
+    while parents:
+        ready = sorted(name for name, refs in parents.items() if refs <= set(ordered))
+        if not ready:
+            raise RuntimeError(f"foreign keys form a cycle among {sorted(parents)}")
+        ordered += ready
+        for name in ready:
+            del parents[name]
+    return ordered
+
+
+def _distribute_functions(cur: psycopg2.extensions.cursor, functions: list[str]) -> list[str]:
+    """Mark the named functions distributed (Citus creates them on every node); return those it marked."""
+    cur.execute(
+        """SELECT p.oid::regprocedure::text FROM pg_proc AS p
+           WHERE p.proname = ANY(%s) AND p.pronamespace = current_schema()::regnamespace
+             AND NOT EXISTS (SELECT FROM pg_dist_object AS d
+                             WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid)
+           ORDER BY 1""",
+        (functions,),
+    )
+    marked = [signature for (signature,) in cur.fetchall()]
+    for signature in marked:
+        cur.execute("SELECT create_distributed_function(%s)", (signature,))
+    return marked
+
+
+def distribute(url: str, functions: list[str]) -> list[str]:
+    """Distribute the schema at ``url`` (a Citus coordinator) and the named functions; return what it did.
+
+    Raises:
+        NotCitusError: the database lacks the citus extension or has no active worker.
+    """
+    done = []
+    conn = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        conn.autocommit = True  # create_distributed_table copies existing rows; each step commits alone.
+        with conn.cursor() as cur:
+            if not is_citus(cur):
+                raise NotCitusError("the database has no citus extension: run CREATE EXTENSION citus first")
+            cur.execute("SELECT count(*) > 0 FROM citus_get_active_worker_nodes()")
+            if not (cur.fetchone() or (False,))[0]:
+                raise NotCitusError("the Citus coordinator has no active worker: add them with citus_add_node")
+            managed = _citus_tables(cur)
+            for table in REFERENCE_TABLES:
+                if table not in managed:
+                    cur.execute("SELECT create_reference_table(%s)", (table,))
+                    done.append(f"{table} (reference)")
+            for table in _session_tables(cur):
+                if table in managed:
+                    continue
+                colocate = "none" if table == SESSIONS else SESSIONS
+                cur.execute(
+                    "SELECT create_distributed_table(%s, %s, colocate_with => %s)", (table, SESSION_COLUMN, colocate)
+                )
+                done.append(f"{table} (by {SESSION_COLUMN})")
+            for table, column in OWN_GROUP_TABLES.items():
+                if table not in managed:
+                    cur.execute("SELECT create_distributed_table(%s, %s, colocate_with => 'none')", (table, column))
+                    done.append(f"{table} (by {column})")
+            done += [f"function {name}" for name in _distribute_functions(cur, functions)]
+    finally:
+        conn.close()
+    return done

@@ -1,0 +1,157 @@
+"""Every named query a request runs for one session is routed by Citus to one shard (a router plan).
+
+EXPLAIN each query on the coordinator with a sample session's parameters: a plan of one task and no
+distributed subplan means the coordinator sent one statement to one worker. The few queries that must
+read every shard or that serve the service itself are listed, each with why. Runs only when
+TEST_DATABASE_URL is a Citus coordinator with the schema distributed (`make test-citus`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg2
+import pytest
+
+from app.db import queries
+from app.storage_keys import normalize_key, scope_of
+
+# A request of a namespace, not of a session: they read every shard of their table.
+FAN_OUT = {
+    "list_sessions": "the sessions of a namespace, newest first, from every shard",
+    "list_keys": "the byte store's keys of a namespace, across every scope",
+    "search_objects": "full-text search over a namespace's byte store",
+    "count_default_sessions": "`keys create` counts what requests without a key wrote",
+}
+# Routed to one shard, but through the coordinator: the value is bound once, in a CTE, and Citus runs
+# an INSERT ... SELECT from a CTE by pulling the row to the coordinator and copying it to the shard.
+# Still one statement and one client round trip; one more step between the nodes (see the README).
+PULLED = {"write_object": "the byte store's write binds the value once, in a CTE"}
+# Key management, health and migrations: api_keys is a reference table (a read is one task on one
+# node; a write goes to every node), schema_migrations a table on the coordinator.
+SERVICE = {
+    "allow_keyless",
+    "any_active_api_key",
+    "applied_migrations",
+    "caller_namespace",
+    "count_active_api_keys",
+    "create_api_key",
+    "find_api_key",
+    "keys_required",
+    "latest_migration",
+    "list_api_keys",
+    "migrations_table_exists",
+    "record_api_key_use",
+    "revoke_api_key",
+    "schema_catalog",
+    "seed_api_key",
+}
+
+SESSION = "routing-sample-session"
+_STORAGE_KEY = normalize_key(f"session/{SESSION}/scopes/agent/a1/snapshot.json")
+SAMPLE = {
+    "key_hash": None,
+    "keyless": "open",
+    "session_id": SESSION,
+    "agent_id": "agent-1",
+    "multi_agent_id": "multi-1",
+    "message_id": 0,
+    "session_type": "AGENT",
+    "state": "{}",
+    "conversation_manager_state": "{}",
+    "internal_state": None,
+    "message": "{}",
+    "redact_message": None,
+    "created_at": None,
+    "updated_at": None,
+    "after": -1,
+    "limit": 10,
+    "offset": 0,
+    "page": 1,
+    "include_total": True,
+    "cursor_seconds": None,
+    "cursor_micros": None,
+    "cursor_session_id": None,
+    "scope": scope_of(_STORAGE_KEY),
+    "key": _STORAGE_KEY.encode(),
+    "data": b"{}",
+    "overwrite": True,
+    "any_tag": True,
+    "tags": [],
+    "prefix": b"",
+    "prefix_end": None,
+    "start_after": None,
+    "query": "word",
+    "include_data": False,
+    "functions": ["caller_namespace"],
+    "key_id": "0" * 16,
+    "namespace": "default",
+    "secret_hash": "0" * 64,
+}
+
+_TASKS = re.compile(r"Task Count: (\d+)")
+
+
+def _session_queries() -> list[str]:
+    return sorted(name for name in queries.available_queries if not name.endswith("_cursor"))
+
+
+@pytest.fixture(scope="module")
+def coordinator(database_url: str) -> str:
+    conn = psycopg2.connect(database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')"
+                " AND to_regclass('pg_dist_partition') IS NOT NULL"
+            )
+            citus = cur.fetchone()[0]
+            distributed = False
+            if citus:
+                cur.execute("SELECT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'sessions'::regclass)")
+                distributed = cur.fetchone()[0]
+    finally:
+        conn.close()
+    if not distributed:
+        pytest.skip("TEST_DATABASE_URL is not a Citus coordinator with the schema distributed (see `make test-citus`)")
+    return database_url
+
+
+def _plan(url: str, name: str) -> str:
+    query = getattr(queries, name)
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            # EXPLAIN plans a write without running it; the transaction is rolled back all the same.
+            cur.execute("EXPLAIN " + query.sql, {p: SAMPLE[p] for p in query.parameters or ()})
+            return "\n".join(row[0] for row in cur.fetchall())
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def test_the_lists_name_only_queries_that_exist() -> None:
+    assert (set(FAN_OUT) | set(PULLED) | SERVICE) - set(_session_queries()) == set()
+
+
+@pytest.mark.parametrize("name", [n for n in _session_queries() if n not in {*FAN_OUT, *PULLED, *SERVICE}])
+def test_a_session_query_is_routed_to_one_shard(coordinator: str, name: str) -> None:
+    plan = _plan(coordinator, name)
+
+    assert "Distributed Subplan" not in plan, f"{name} is planned in steps:\n{plan}"
+    assert "INSERT ... SELECT" not in plan, f"{name} pulls rows through the coordinator:\n{plan}"
+    assert _TASKS.findall(plan) == ["1"], f"{name} is not a single-task router plan:\n{plan}"
+
+
+@pytest.mark.parametrize("name", sorted(FAN_OUT))
+def test_a_listed_query_fans_out_and_still_plans(coordinator: str, name: str) -> None:
+    plan = _plan(coordinator, name)
+
+    assert [int(n) for n in _TASKS.findall(plan)] != [1], f"{name} no longer fans out: move it out of FAN_OUT"
+
+
+@pytest.mark.parametrize("name", sorted(PULLED))
+def test_a_pulled_write_is_still_one_insert_through_the_coordinator(coordinator: str, name: str) -> None:
+    plan = _plan(coordinator, name)
+
+    assert "INSERT/SELECT method: pull to coordinator" in plan, f"{name} changed plan: update PULLED\n{plan}"
