@@ -7,6 +7,7 @@ set -euo pipefail
 [[ $# -gt 0 ]] || { echo "usage: $0 COMMAND [ARG...]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
+chmod 0755 "$work" # the nodes run as the postgres user when this runs as root
 cleanup() {
     bash "$here/citus-cluster.sh" stop "$work/cluster" || true
     rm -rf "$work"
