@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 API_PORT ?= 8001
 API_HOST ?= 127.0.0.1
 
-.PHONY: venv run psql lint format test test-citus container-test bench soak clean
+.PHONY: venv run psql lint format test test-citus container-test bench soak soak-citus clean
 
 venv: $(STAMP)
 
@@ -60,6 +60,10 @@ bench: venv
 ## Run the 60 s fault soak; results in bench/results/.
 soak: venv
 	PYTHONPATH=$(BENCH_PYTHONPATH)$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python -m bench.soak
+
+## The 60 s soak on a three-node Citus cluster with a worker stopped and started again; results in bench/results/.
+soak-citus: venv
+	PYTHONPATH=$(BENCH_PYTHONPATH)$${PYTHONPATH:+:$$PYTHONPATH} bash scripts/with-citus.sh $(BIN)/python -m bench.citus_soak
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
