@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 API_PORT ?= 8001
 API_HOST ?= 127.0.0.1
 
-.PHONY: venv run psql lint format test test-citus container-test bench soak soak-citus clean
+.PHONY: venv run psql lint format test test-citus container-test bench bench-citus soak soak-citus clean
 
 venv: $(STAMP)
 
@@ -56,6 +56,11 @@ BENCH_PYTHONPATH := client:examples/session_agent
 ## Run the benchmark (about 3 minutes); results in bench/results/.
 bench: venv
 	PYTHONPATH=$(BENCH_PYTHONPATH)$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python -m bench
+
+## The service on the machine's PostgreSQL 15 beside a three-node Citus cluster (about 3 minutes);
+## results in bench/results/.
+bench-citus: venv
+	PYTHONPATH=$(BENCH_PYTHONPATH)$${PYTHONPATH:+:$$PYTHONPATH} bash scripts/with-citus.sh $(BIN)/python -m bench.citus
 
 ## Run the 60 s fault soak; results in bench/results/.
 soak: venv

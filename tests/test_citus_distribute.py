@@ -91,3 +91,15 @@ def test_a_database_in_use_on_one_node_is_distributed_in_place(single_node_datab
     assert [m["message"]["content"][0]["text"] for m in listed.get_json()["messages"]] == ["before"]
     assert create_message(client, "kept", "a1", 1, "after")["message_id"] == 1
     db.close_pool(app)
+
+
+def test_distributing_a_database_without_citus_fails_with_what_to_do(database_url: str) -> None:
+    if execute(database_url, "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")[0][0]:
+        pytest.skip("the test database is a Citus coordinator")
+    app = create_app(load_settings({"DATABASE_URL": database_url}), testing=True, serving=False)
+
+    result = app.test_cli_runner().invoke(args=["init-db", "--distributed"])
+
+    assert result.exit_code == 1
+    assert "no citus extension: run CREATE EXTENSION citus first" in result.output
+    assert execute(database_url, "SELECT to_regclass('pg_dist_partition')") == [(None,)]
