@@ -1,5 +1,6 @@
 -- Agents of a session. Each query is one statement, so each request is one transaction and one round
--- trip: `(SELECT caller_namespace(:key_hash, :keyless))` checks the caller's API key inside it.
+-- trip: `caller_namespace(:key_hash, :keyless ...)` checks the caller's API key inside it, in the form
+-- for writes or the one for reads (see functions.sql: on Citus a read's functions run on a worker).
 
 -- name: create_agent(key_hash, keyless, session_id, agent_id, state, conversation_manager_state, internal_state, created_at, updated_at)$
 -- A missing session violates session_agents_session_fkey (404); a duplicate, session_agents_pkey (409).

@@ -1,5 +1,6 @@
 -- Messages of an agent. Each query is one statement, so each request is one transaction and one round
--- trip: `(SELECT caller_namespace(:key_hash, :keyless))` checks the caller's API key inside it.
+-- trip: `caller_namespace(:key_hash, :keyless ...)` checks the caller's API key inside it, in the form
+-- for writes or the one for reads (see functions.sql: on Citus a read's functions run on a worker).
 
 -- name: create_message(key_hash, keyless, session_id, agent_id, message_id, message, redact_message, created_at, updated_at)$
 -- A missing session or agent violates session_messages_agent_fkey (404); a duplicate

@@ -1,5 +1,6 @@
 -- Sessions of a namespace. Each query is one statement, so each request is one transaction and one round
--- trip: `(SELECT caller_namespace(:key_hash, :keyless))` checks the caller's API key inside it.
+-- trip: `caller_namespace(:key_hash, :keyless ...)` checks the caller's API key inside it, in the form
+-- for writes or the one for reads (see functions.sql: on Citus a read's functions run on a worker).
 
 -- name: create_session(key_hash, keyless, session_id, session_type, created_at, updated_at)$
 -- A duplicate session_id violates sessions_pkey, which the service answers with 409.

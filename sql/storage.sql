@@ -1,6 +1,7 @@
 -- The byte store (Strands' `Storage`): keys and values are bytea, each query one statement, so each
--- request is one transaction and one round trip. `(SELECT caller_namespace(:key_hash, :keyless))`
--- checks the caller's API key inside it. :scope is the key's distribution segment (app/storage_keys.py).
+-- request is one transaction and one round trip. `caller_namespace(:key_hash, :keyless ...)` checks
+-- the caller's API key inside it (the form for writes or for reads: see functions.sql). :scope is the
+-- key's distribution segment (app/storage_keys.py).
 -- The value is bound once, in `given`: psycopg2 interpolates parameters, so naming :data three times
 -- would send the value three times. It comes either as :data (bytea; psycopg2 sends it hex-escaped,
 -- a literal twice its size) or, when the service found it is UTF-8 text without NUL and the database
