@@ -21,7 +21,8 @@ from .db import CONNECT_TIMEOUT_SECONDS, SQL_DIR, database_url, queries
 # schema.sql is a psql script of `\ir` lines; migrations/NNNN_name.sql are versioned.
 _INCLUDE = re.compile(r"^\\ir\s+(\S+)\s*$")
 _MIGRATION_VERSION = re.compile(r"^migrations/(\d+)_[\w-]+\.sql$")
-_FUNCTION = re.compile(r"^CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+(\w+)\s*\(", re.MULTILINE | re.IGNORECASE)
+# A function's name and its parameter list (`name type, ...`, no nested parentheses in functions.sql).
+_FUNCTION = re.compile(r"^CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+(\w+)\s*\(([^)]*)\)", re.MULTILINE | re.IGNORECASE)
 
 # What the service says, at start and on /health/ready, when the database lacks part of the schema.
 SCHEMA_OUT_OF_DATE = "schema out of date: run `session-backend init-db`"
@@ -40,14 +41,20 @@ def _schema_steps() -> list[tuple[str | None, Path]]:
 
 @functools.cache
 def _required_schema() -> tuple[int, list[str]]:
-    """The latest migration version this code ships, and the functions its queries call."""
+    """The latest migration version this code ships, and the signatures of the functions its queries call.
+
+    Signatures, not names: a name can have two forms (caller_namespace), and a release that had only
+    one of them is behind.
+    """
     steps = _schema_steps()
     latest = max(int(version) for version, _ in steps if version is not None)
     # The unversioned steps (functions.sql) hold the functions, re-created by every init-db.
     functions = set()
     for version, path in steps:
         if version is None:
-            functions.update(_FUNCTION.findall(path.read_text(encoding="utf-8")))
+            for name, parameters in _FUNCTION.findall(path.read_text(encoding="utf-8")):
+                types = [" ".join(p.split()[1:]) for p in parameters.split(",") if p.strip()]
+                functions.add(f"{name}({', '.join(types)})")
     return latest, sorted(functions)
 
 
@@ -114,7 +121,8 @@ def distribute_schema(url: str, *, required: bool) -> list[str]:
                     return []
         finally:
             conn.close()
-    return distribution.distribute(url, _required_schema()[1])
+    names = sorted({signature.split("(")[0] for signature in _required_schema()[1]})
+    return distribution.distribute(url, names)
 
 
 @click.command("init-db")
