@@ -1,7 +1,8 @@
 """``make bench-citus``: the service on one PostgreSQL 15 beside the same service on a Citus cluster.
 
 Runs under scripts/with-citus.sh (TEST_DATABASE_URL is the coordinator of a three-node cluster on this
-machine); the single node is the machine's PostgreSQL 15 (database session_backend_bench). For each:
+machine); the single node is BENCH_SINGLE_DATABASE_URL, else the machine's PostgreSQL 15 (database
+session_backend_bench). For each:
 appends/s (wrk, 16 connections), create-session and create-message p50 (sequential requests), the
 restore of 10,000 messages through the client, and, to show where the extra hop goes, the p50 of one
 point read of a session by psycopg2 on a persistent connection (no HTTP): on Citus it is the
@@ -71,7 +72,7 @@ def main() -> None:
     """Measure both, print a table, write bench/results/bench-citus-<time>.json."""
     repeats, seconds = int(os.environ.get("BENCH_REPEATS", 3)), float(os.environ.get("BENCH_SECONDS", 10))
     throughput.wrk_path()
-    single = _local_database()
+    single = os.environ.get("BENCH_SINGLE_DATABASE_URL") or _local_database()
     if single is None:
         raise SystemExit("bench-citus: no PostgreSQL at 127.0.0.1:5432 for the single-node column")
     citus = os.environ["TEST_DATABASE_URL"]
