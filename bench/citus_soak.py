@@ -48,7 +48,7 @@ class RetryAfterLog(ErrorLog):
 class ClusterWriter(Writer):
     """A soak writer with an error log of its own, so errors are told apart by the worker of its session."""
 
-    def __init__(self, url: str, index: int, stop_at: float) -> None:
+    def __init__(self, url: str, index: int, stop_at: float, session_id: str) -> None:
         self.errors: list[tuple[float, str]] = []
         super().__init__(url, index, stop_at, self.errors)
         self.client.close()
@@ -56,7 +56,7 @@ class ClusterWriter(Writer):
         http.mount("http://", RetryAfterLog(self.errors))
         self.client = SyncPostgreSQLSessionRepository(url, timeout=10, max_retries=10, session=http)
         self.client.retry_backoff_max = 1.0
-        self.session_id = f"citus-soak-{index}"
+        self.session_id = session_id
 
 
 def _worker_port(database_url: str, session_id: str) -> int:
@@ -74,6 +74,20 @@ def _worker_port(database_url: str, session_id: str) -> int:
         conn.close()
 
 
+def _spread_sessions(database_url: str, count: int, stopped_port: int) -> tuple[list[str], set[str]]:
+    """``count`` session ids, every other one on the worker to be stopped; and the set of those."""
+    on_stopped: list[str] = []
+    elsewhere: list[str] = []
+    candidate = 0
+    while len(on_stopped) < (count + 1) // 2 or len(elsewhere) < count // 2:
+        session_id = f"citus-soak-{candidate}"
+        candidate += 1
+        side = on_stopped if _worker_port(database_url, session_id) == stopped_port else elsewhere
+        if len(side) < ((count + 1) // 2 if side is on_stopped else count // 2):
+            side.append(session_id)
+    return on_stopped + elsewhere, set(on_stopped)
+
+
 def _node(action: str, cluster: Path) -> None:
     subprocess.run(["bash", str(ROOT / "scripts" / "citus-cluster.sh"), action, str(cluster), STOPPED], check=True)
 
@@ -88,8 +102,8 @@ def run(clients: int = 16, seconds: float = 60.0, log_dir: Path = DATA_DIR) -> d
     log_dir.mkdir(parents=True, exist_ok=True)
     with Gunicorn(database_url, log_dir / "citus-soak-gunicorn.log", WEB_CONCURRENCY="2") as server:
         began = time.monotonic()
-        writers = [ClusterWriter(server.url, i, began + seconds) for i in range(clients)]
-        on_stopped = {w.session_id for w in writers if _worker_port(database_url, w.session_id) == stopped_port}
+        sessions, on_stopped = _spread_sessions(database_url, clients, stopped_port)
+        writers = [ClusterWriter(server.url, i, began + seconds, sid) for i, sid in enumerate(sessions)]
         for w in writers:
             w.start()
         _sleep_until(began + seconds / 3)
