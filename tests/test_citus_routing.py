@@ -75,6 +75,8 @@ SAMPLE = {
     "scope": scope_of(_STORAGE_KEY),
     "key": _STORAGE_KEY.encode(),
     "data": b"{}",
+    "body": None,
+    "as_text": True,
     "overwrite": True,
     "any_tag": True,
     "tags": [],
