@@ -2,24 +2,17 @@
 -- request is one transaction and one round trip. `caller_namespace(:key_hash, :keyless ...)` checks
 -- the caller's API key inside it (the form for writes or for reads: see functions.sql). :scope is the
 -- key's distribution segment (app/storage_keys.py).
--- The value is bound once, in `given`: psycopg2 interpolates parameters, so naming :data three times
--- would send the value three times. It comes either as :data (bytea; psycopg2 sends it hex-escaped,
--- a literal twice its size) or, when the service found it is UTF-8 text without NUL and the database
--- is UTF8, as :body (text; a literal the size of the value, ~2x cheaper to escape and to parse), the
--- other being NULL. `v` is MATERIALIZED so its bytes, sha256 and search vector are computed once.
+-- The value is bound once, in `v` (storage_value in functions.sql): psycopg2 interpolates parameters,
+-- so naming :data three times would send the value three times. It comes either as :data (bytea;
+-- psycopg2 sends it hex-escaped, a literal twice its size) or, when the service found it is UTF-8 text
+-- without NUL and the database is UTF8, as :body (text; a literal the size of the value, ~2x cheaper
+-- to escape and to parse), the other being NULL. `v` is MATERIALIZED so its bytes, sha256 and search vector are computed once.
 
 -- name: write_object(key_hash, keyless, scope, key, data, body, overwrite)^
 -- Creates, or replaces when :overwrite (false for If-None-Match: *). No row back means the key exists
 -- and :overwrite is false: the unique key decides, not a prior read. (xmax = 0) is true for a row this
 -- statement inserted, false for one it updated.
-WITH given AS (
-    SELECT :data::bytea AS data, :body::text AS body
-), v AS MATERIALIZED (
-    SELECT d.data, sha256(d.data) AS sha256, octet_length(d.data) AS size,
-           CASE WHEN given.body IS NULL THEN storage_search_vector(d.data)
-                ELSE storage_search_vector(given.body) END AS search_vector
-    FROM given, LATERAL (SELECT coalesce(given.data, convert_to(given.body, 'UTF8')) AS data) AS d
-)
+WITH v AS MATERIALIZED (SELECT * FROM storage_value(:data::bytea, :body::text))
 INSERT INTO storage_objects AS o (namespace, scope, key, data, sha256, size, updated_at, search_vector)
 SELECT (SELECT caller_namespace(:key_hash, :keyless)), :scope, :key, v.data, v.sha256, v.size, now(), v.search_vector
 FROM v
@@ -32,14 +25,7 @@ RETURNING encode(o.sha256, 'hex'), o.size, iso_utc(o.updated_at), (o.xmax = 0);
 -- name: replace_matching_object(key_hash, keyless, scope, key, data, body, any_tag, tags)^
 -- If-Match: replaces the object only while its sha256 is one of :tags (or, with :any_tag, while it
 -- exists); the row lock the UPDATE takes makes the comparison and the write one step.
-WITH given AS (
-    SELECT :data::bytea AS data, :body::text AS body
-), v AS MATERIALIZED (
-    SELECT d.data, sha256(d.data) AS sha256, octet_length(d.data) AS size,
-           CASE WHEN given.body IS NULL THEN storage_search_vector(d.data)
-                ELSE storage_search_vector(given.body) END AS search_vector
-    FROM given, LATERAL (SELECT coalesce(given.data, convert_to(given.body, 'UTF8')) AS data) AS d
-)
+WITH v AS MATERIALIZED (SELECT * FROM storage_value(:data::bytea, :body::text))
 UPDATE storage_objects AS o
 SET data = v.data, sha256 = v.sha256, size = v.size, updated_at = now(), search_vector = v.search_vector
 FROM v

@@ -133,3 +133,15 @@ EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
     RETURN NULL;
 END
 $$;
+
+-- A byte-store value as the writes store it, from its bytes (given_data) or, when the service found it
+-- is UTF-8 text, its text (given_body), the other being NULL: the bytes, their sha256 and size, and
+-- the search vector, each computed once (sql/storage.sql says why a value may come as text).
+CREATE OR REPLACE FUNCTION storage_value(given_data bytea, given_body text)
+    RETURNS TABLE (data bytea, sha256 bytea, size bigint, search_vector tsvector)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT d.data, sha256(d.data), octet_length(d.data),
+           CASE WHEN given_body IS NULL THEN storage_search_vector(d.data) ELSE storage_search_vector(given_body) END
+    FROM (SELECT coalesce(given_data, convert_to(given_body, 'UTF8')) AS data) AS d
+$$;
