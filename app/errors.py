@@ -18,10 +18,10 @@ logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "1"
 
-# What a violated constraint means to the client. The database decides conflicts and missing
-# parents; this table only names them.
 _SHARD_SUFFIX = re.compile(r"_\d+$")
 _NAMED_CONSTRAINT = re.compile(r'constraint "([^"]+)"')
+# What a violated constraint means to the client. The database decides conflicts and missing
+# parents; this table only names them.
 _CONSTRAINT_MESSAGES = {
     "sessions_pkey": "session already exists",
     "session_agents_pkey": "agent already exists in this session",
