@@ -5,13 +5,15 @@
 -- Takes the lease when nobody holds it or the holder's time is up (by the database's clock), and
 -- moves the fencing token on by one. No row back: someone else holds it. lease_changing() takes the
 -- session's lock exclusively, so the writes checked against the old token finish first (functions.sql).
+-- The clock is read once, in VALUES (excluded.acquired_at): Citus evaluates VALUES on the coordinator and
+-- refuses a function in ON CONFLICT's WHERE.
 INSERT INTO session_leases AS l (namespace, session_id, fence, lease_id, holder, acquired_at, expires_at)
 VALUES (lease_changing(caller_namespace(:key_hash, :keyless), :session_id), :session_id, 1, :lease_id::uuid, :holder,
         now(), now() + make_interval(secs => :ttl_seconds))
 ON CONFLICT (namespace, session_id) DO UPDATE
 SET fence = l.fence + 1, lease_id = excluded.lease_id, holder = excluded.holder,
     acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
-WHERE l.expires_at IS NULL OR l.expires_at <= now()
+WHERE l.expires_at IS NULL OR l.expires_at <= excluded.acquired_at
 RETURNING lease_json(l.session_id, l.lease_id, l.holder, l.fence, l.acquired_at, l.expires_at)::text;
 
 -- name: renew_lease(key_hash, keyless, session_id, lease_id, ttl_seconds)$
