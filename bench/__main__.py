@@ -1,4 +1,4 @@
-"""``make bench``: start the service under gunicorn on the bench database, run workloads 1-7, report.
+"""``make bench``: start the service under gunicorn on the bench database, run workloads 1-8, report.
 
 Settings (environment): BENCH_REPEATS (3 runs per workload, medians reported), BENCH_SECONDS (10 s of
 wrk per run), BENCH_SOAK_SECONDS (20; 0 skips the short soak), plus the service's own WEB_CONCURRENCY,
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from harness.database import execute
 from harness.server import Gunicorn
 
-from . import DATA_DIR, RESULTS_DIR, agent_turn, floor, latency, report, restore, soak, storage, throughput
+from . import DATA_DIR, RESULTS_DIR, agent_turn, floor, latency, lease_turn, report, restore, soak, storage, throughput
 from .database import database_url
 from .stats import repeat
 
@@ -87,6 +87,8 @@ def main() -> dict:
         results["memory"] = memory
         log(began, "7. snapshot storage (Strands Storage beside LocalFileStorage)")
         results["storage"] = storage.run(server.url, url)
+        log(began, "8. a leased agent turn beside an unleased one")
+        results["lease_turn"] = repeat(repeats, lambda i: lease_turn.run(server.url, i, 100))
 
     soak_seconds = _env("BENCH_SOAK_SECONDS", 20)
     if soak_seconds > 0:

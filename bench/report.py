@@ -59,6 +59,9 @@ STORAGE_TARGETS: list[Target] = [
     ),
 ]
 TARGETS += STORAGE_TARGETS
+TARGETS.append(
+    ("requests a lease adds to an invocation", "<= 2", lambda r: r["lease_turn"]["added_requests_per_turn"], 2, False)
+)
 
 
 def check_targets(results: dict[str, Any], only: list[Target] | None = None) -> list[dict[str, Any]]:
@@ -226,12 +229,24 @@ def table(results: dict[str, Any]) -> str:
             ],
         )
     )
+    if results.get("lease_turn"):
+        parts.append(lease_table(results["lease_turn"]))
     if results.get("soak"):
         parts.append(soak_table(results["soak"]))
     if results.get("storage"):
         parts.append(storage_table(results))
     parts.append(targets_table(results["targets"]))
     return "\n\n".join(parts)
+
+
+def lease_table(lease: dict[str, Any]) -> str:
+    """Workload 8: the same turn without and with SessionLease."""
+    rows = [("turn", "p50 ms", "p99 ms", "requests per turn")]
+    for name in ("unleased", "leased"):
+        r = lease[name]
+        rows.append((name, _f(r["p50_ms"]), _f(r["p99_ms"]), _f(r["requests_per_turn"])))
+    rows.append(("the lease adds", _f(lease["added_p50_ms"]), "", _f(lease["added_requests_per_turn"])))
+    return _rows("8. A leased agent turn (acquire + release around each invocation)", rows)
 
 
 def targets_table(targets: list[dict[str, Any]]) -> str:

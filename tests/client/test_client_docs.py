@@ -66,6 +66,26 @@ def test_readme_snapshot_snippet_runs(backend, monkeypatch, capsys):
         assert [m["role"] for m in snapshot["data"]["messages"]] == ["user", "assistant", "user", "assistant"]
 
 
+def test_readme_lease_snippet_runs(backend, monkeypatch):
+    snippets = [s for s in re.findall(r"```python\n(.*?)```", strands_section(), re.DOTALL) if "SessionLease" in s]
+    assert snippets, "the Strands section has no snippet with SessionLease"
+    monkeypatch.setattr("strands.agent.agent.BedrockModel", lambda **_: ScriptedModel(itertools.repeat(offline_reply)))
+    monkeypatch.setenv("SESSION_BACKEND_URL", backend.url)
+    [session_id] = set(re.findall(r'create_exclusive_agent\("([^"]+)"\)', snippets[0]))
+    with SyncPostgreSQLSessionRepository(backend.url) as repo:
+        if repo.read_session(session_id) is not None:
+            repo.delete_session(session_id)
+        before = repo.lease_state(session_id)["fence"]
+
+        exec(compile(snippets[0], "README.md", "exec"), {"__name__": "readme_snippet"})
+
+        stored = repo.list_messages(session_id, "my-agent")
+        assert [m.message["role"] for m in stored] == ["user", "assistant"]
+        # The invocation held the lease (the token moved on once) and gave it back.
+        after = repo.lease_state(session_id)
+        assert after["fence"] == before + 1 and after["held"] is False
+
+
 def run_readme_command(script: str, backend) -> str:
     """Run the Strands section's (last) command for ``script`` against the live service; its output."""
     commands = [
