@@ -6,7 +6,10 @@ from flask import Flask, Response, current_app, request
 
 from .config import settings_of
 
-_ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key, X-Request-ID"
+# What a browser may send: the key, the request id, conditional writes and the lease's fencing token.
+_ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key, X-Request-ID, If-Match, If-None-Match, X-Session-Fence"
+# What a browser may read: the request id, and the ETag that If-Match sends back.
+_EXPOSED_HEADERS = "X-Request-ID, ETag"
 _ALLOWED_METHODS = "GET, POST, PUT, DELETE"
 _PREFLIGHT_MAX_AGE = "600"
 
@@ -16,7 +19,7 @@ def _allow_listed_origin(response: Response) -> Response:
     if origin is None or origin.rstrip("/") not in settings_of(current_app).cors_origins:
         return response
     response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Expose-Headers"] = "X-Request-ID"
+    response.headers["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
     response.vary.add("Origin")
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = _ALLOWED_METHODS
