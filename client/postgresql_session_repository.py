@@ -1102,9 +1102,24 @@ class SessionLease(HookProvider):
         state = self.client.lease_state(_session_manager_of(event.agent).session_id)
         self._next_fence = None if state.get("held") else int(state.get("fence") or 0) + 1
 
+    def release(self) -> None:
+        """Give the lease back now. The hook does this when an invocation ends; call it yourself when an
+        invocation failed in the session manager's last save (the hook's release, after it, did not run)."""
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            lease.release()
+            self._next_fence = None if lease.lost or lease.fence is None else lease.fence + 1
+
+    def _holding(self) -> bool:
+        """Whether a lease is held and still good; one the server took away (its renewal was refused) is dropped."""
+        if self.lease is not None and self.lease.lost:
+            self.release()
+            self._next_fence = None
+        return self.lease is not None
+
     async def _on_message_added(self, event: MessageAddedEvent) -> None:
         """Take the lease before a message added outside an invocation (the repair toolResult) is stored."""
-        if self.lease is not None:
+        if self._holding():
             return
         agent = event.agent
         if not await self._acquire(agent):
@@ -1124,7 +1139,7 @@ class SessionLease(HookProvider):
 
     async def _on_before_invocation(self, event: BeforeInvocationEvent) -> None:
         """Take the lease (unless a repair write took it already); reload the agent if it went stale."""
-        if self.lease is not None:
+        if self._holding():
             return
         agent = event.agent
         if not await self._acquire(agent):
@@ -1151,12 +1166,8 @@ class SessionLease(HookProvider):
         return self._next_fence is None or lease.fence != self._next_fence
 
     async def _release(self) -> None:
-        """Release the lease, if held; the next one is expected to carry the following token."""
-        lease, self.lease = self.lease, None
-        if lease is None:
-            return
-        await asyncio.to_thread(lease.release)
-        self._next_fence = None if lease.lost or lease.fence is None else lease.fence + 1
+        """Release the lease, if held, off the event loop."""
+        await asyncio.to_thread(self.release)
 
     async def _reload(self, agent: Any) -> None:
         """Load the agent again from its session, as its session manager restores it."""
