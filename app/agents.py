@@ -6,7 +6,16 @@ from flask import Blueprint, Response, g
 
 from . import schemas
 from .db import get_db, queries
-from .http import found, json_response, load_json, no_content
+from .http import (
+    found,
+    found_version,
+    if_match_versions,
+    json_response,
+    load_json,
+    no_content,
+    session_writer,
+    updated_version,
+)
 
 bp = Blueprint("agents", __name__, url_prefix="/api/v1/sessions/<session_id>/agents")
 # Built once: constructing a marshmallow schema costs more than loading a small body.
@@ -41,7 +50,9 @@ def create_agent(session_id: str) -> Response:
         409: {$ref: '#/components/responses/Conflict'}
     """
     data = load_json(AGENT_CREATE_SCHEMA)
-    return json_response(queries.create_agent(get_db(), **g.caller, session_id=session_id, **data), 201)
+    response = found_version(queries.create_agent(get_db(), **session_writer(), session_id=session_id, **data), "agent")
+    response.status_code = 201
+    return response
 
 
 @bp.get("")
@@ -73,9 +84,7 @@ def get_agent(session_id: str, agent_id: str) -> Response:
         200: {description: The agent, content: {application/json: {schema: Agent}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    return json_response(
-        found(queries.get_agent(get_db(), **g.caller, session_id=session_id, agent_id=agent_id), "agent")
-    )
+    return found_version(queries.get_agent(get_db(), **g.caller, session_id=session_id, agent_id=agent_id), "agent")
 
 
 @bp.put("/<agent_id>")
@@ -83,11 +92,19 @@ def update_agent(session_id: str, agent_id: str) -> Response:
     """Replace an agent's state.
 
     Replaces `state` and `conversation_manager_state`, and `internal_state` when the body has it (the
-    stored one is kept otherwise). The server sets `updated_at`.
+    stored one is kept otherwise). The server sets `updated_at`, and moves `version` (also the
+    `ETag`) on by one. With `If-Match: "<version>"` the agent is replaced only while it still has that
+    version, else 412 and nothing changes: a writer that read version 3 cannot overwrite version 4.
     ---
     put:
       operationId: updateAgent
       tags: [agents]
+      parameters:
+        - in: header
+          name: If-Match
+          required: false
+          description: Replace only while the stored version (the quoted `ETag`) is one of these; `*` if it exists.
+          schema: {type: string}
       requestBody:
         required: true
         content:
@@ -99,10 +116,19 @@ def update_agent(session_id: str, agent_id: str) -> Response:
       responses:
         200: {description: The updated agent, content: {application/json: {schema: Agent}}}
         404: {$ref: '#/components/responses/NotFound'}
+        412: {$ref: '#/components/responses/PreconditionFailed'}
     """
     data = load_json(AGENT_UPDATE_SCHEMA)
-    body = queries.update_agent(get_db(), **g.caller, session_id=session_id, agent_id=agent_id, **data)
-    return json_response(found(body, "agent"))
+    versions = if_match_versions()
+    row = queries.update_agent(
+        get_db(), **session_writer(), session_id=session_id, agent_id=agent_id, if_versions=versions, **data
+    )
+    return updated_version(
+        row,
+        versions,
+        lambda: queries.get_agent(get_db(), **g.caller, session_id=session_id, agent_id=agent_id),
+        "agent",
+    )
 
 
 @bp.delete("/<agent_id>")
@@ -118,5 +144,5 @@ def delete_agent(session_id: str, agent_id: str) -> Response:
         204: {description: Deleted}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    found(queries.delete_agent(get_db(), **g.caller, session_id=session_id, agent_id=agent_id), "agent")
+    found(queries.delete_agent(get_db(), **session_writer(), session_id=session_id, agent_id=agent_id), "agent")
     return no_content()

@@ -24,6 +24,8 @@ NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MIN_KEY_LENGTH = 16
 # The levels both Python's logging and gunicorn's --log-level accept.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# How long an acquire may wait for a busy lease, at most, whatever it asks: the wait holds a server thread.
+DEFAULT_LEASE_WAIT_MAX_SECONDS = 20
 
 # SQLAlchemy-style driver suffixes the seed used; psycopg2 wants the plain scheme.
 _SCHEME_ALIASES = {
@@ -52,6 +54,7 @@ class Settings:
     auth_disabled: bool = False
     api_keys: tuple[tuple[str, str], ...] = ()  # (namespace, key) pairs to seed at start
     cors_origins: frozenset[str] = frozenset()
+    lease_wait_max_seconds: int = DEFAULT_LEASE_WAIT_MAX_SECONDS
 
     @property
     def production(self) -> bool:
@@ -161,6 +164,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         auth_disabled=_bool(env, "AUTH_DISABLED"),
         api_keys=_api_keys(env),
         cors_origins=frozenset(o.rstrip("/") for o in re.split(r"[\s,]+", env.get("CORS_ORIGINS", "")) if o),
+        lease_wait_max_seconds=env_int(env, "LEASE_WAIT_MAX_SECONDS", DEFAULT_LEASE_WAIT_MAX_SECONDS, 0),
     )
 
 

@@ -57,7 +57,7 @@ def is_distributed(cur: psycopg2.extensions.cursor) -> bool:
 
 
 def _session_tables(cur: psycopg2.extensions.cursor) -> list[str]:
-    """Tables with a session_id column, parents before the tables whose foreign keys point at them."""
+    """Tables with a session_id column: sessions, then parents before the tables whose foreign keys point at them."""
     cur.execute(
         """SELECT t.relname,
                   coalesce(array_agg(DISTINCT r.relname) FILTER (WHERE r.relname IS NOT NULL), '{}')
@@ -72,7 +72,10 @@ def _session_tables(cur: psycopg2.extensions.cursor) -> list[str]:
     parents = {name: set(refs) for name, refs in cur.fetchall()}
     ordered: list[str] = []
     while parents:
-        ready = sorted(name for name, refs in parents.items() if refs <= set(ordered))
+        # sessions first: the others join its co-location group, foreign key to it or not (session_leases).
+        ready = sorted(
+            (name for name, refs in parents.items() if refs <= set(ordered)), key=lambda n: (n != SESSIONS, n)
+        )
         if not ready:
             raise RuntimeError(f"foreign keys form a cycle among {sorted(parents)}")
         ordered += ready

@@ -32,7 +32,11 @@ _CONSTRAINT_MESSAGES = {
     "session_messages_agent_fkey": "agent not found in this session",
     # Writes name it in ON CONFLICT, so a request never violates it; listed for completeness.
     "storage_objects_pkey": "object already exists",
+    # The acquire names it in ON CONFLICT too.
+    "session_leases_pkey": "lease already exists",
 }
+# Raised by fenced() (sql/migrations/functions.sql) when a write's fencing token is not the current one.
+FENCE_REFUSED = "SB409"
 
 
 class APIError(Exception):
@@ -64,6 +68,18 @@ class ConflictError(APIError):
     """The resource already exists (409)."""
 
     status_code, error = 409, "ConflictError"
+
+
+class SessionBusyError(ConflictError):
+    """Another holder has the session's lease and kept it for as long as the caller would wait (409)."""
+
+    error = "SessionBusyError"
+
+
+class LeaseLostError(ConflictError):
+    """The caller's lease or fencing token is no longer the session's current one (409); nothing changed."""
+
+    error = "LeaseLostError"
 
 
 class PreconditionFailedError(APIError):
@@ -131,6 +147,19 @@ def _from_integrity(exc: psycopg2.IntegrityError) -> APIError:
     return RequestValidationError("the request violates a database constraint")
 
 
+def _from_database(exc: psycopg2.DatabaseError) -> Response:
+    """A database error without a handler of its own: a refused fencing token, or unexpected."""
+    if exc.pgcode == FENCE_REFUSED:
+        current = getattr(exc.diag, "message_detail", None) or "0"
+        return error_response(
+            LeaseLostError(
+                "the session's lease has changed hands: this write's X-Session-Fence is not the current token",
+                fence=int(current),
+            )
+        )
+    return _unexpected(exc)
+
+
 def _unavailable(exc: Exception) -> Response:
     logger.warning("database unavailable: %s", type(exc).__name__)
     return error_response(ServiceUnavailableError("database unavailable, retry later"))
@@ -161,6 +190,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(
         psycopg2.DataError, lambda exc: error_response(RequestValidationError("the database rejected a value"))
     )
+    app.register_error_handler(psycopg2.DatabaseError, _from_database)
     for database_down in (psycopg2.OperationalError, psycopg2.InterfaceError, PoolError):
         app.register_error_handler(database_down, _unavailable)
     for missing in (pg_errors.UndefinedFunction, pg_errors.UndefinedTable, pg_errors.UndefinedColumn):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -13,16 +14,21 @@ from marshmallow import Schema
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import auth
-from .errors import BadRequestError, NotFoundError, RequestValidationError
-from .schemas import UNKNOWN_PARAMETER, PathParams, is_identifier, is_message_id
+from .errors import BadRequestError, NotFoundError, PreconditionFailedError, RequestValidationError
+from .schemas import UNKNOWN_PARAMETER, PathParams, is_identifier, is_message_id, is_uuid
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# A fencing token as a client sends it: a decimal integer that fits PostgreSQL's bigint.
+FENCE_HEADER = "X-Session-Fence"
+FENCE_PATTERN = r"^[0-9]{1,18}$"
+_FENCE = re.compile(FENCE_PATTERN)
 _path_params = PathParams()
 _PATH_RULES = {
     "session_id": is_identifier,
     "agent_id": is_identifier,
     "multi_agent_id": is_identifier,
     "message_id": is_message_id,
+    "lease_id": is_uuid,
 }
 # A percent-encoded '/' or '\' in the raw request line: the WSGI server decodes it before routing.
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
@@ -62,6 +68,56 @@ def found(body: str | None, what: str) -> str:
         auth.verify_caller()
         raise NotFoundError(f"{what} not found")
     return body
+
+
+def session_writer() -> dict[str, Any]:
+    """The query parameters of a write to a session: the caller, and the request's fencing token (or None).
+
+    Raises:
+        RequestValidationError: when X-Session-Fence is not a decimal integer of at most 18 digits.
+    """
+    header = request.headers.get(FENCE_HEADER)
+    if header is not None and not _FENCE.fullmatch(header):
+        raise RequestValidationError(
+            "request failed validation", fields={FENCE_HEADER: ["must be a fencing token: 1-18 decimal digits"]}
+        )
+    return {**g.caller, "fence": None if header is None else int(header)}
+
+
+def if_match_versions() -> list[int] | None:
+    """The versions an If-Match header accepts (ETags are quoted versions); None without one or with ``*``.
+
+    A tag that is no version can match nothing, so it is dropped: a header of only such tags refuses
+    every write with 412, as HTTP wants for an ETag that does not match.
+    """
+    if "If-Match" not in request.headers or request.if_match.star_tag:
+        return None
+    tags = request.if_match.as_set()
+    return [int(tag) for tag in tags if tag and tag.isascii() and tag.isdigit() and len(tag) <= 18]
+
+
+def with_etag(response: Response, version: int) -> Response:
+    """Set ``response``'s ETag to the quoted ``version`` (what If-Match compares)."""
+    response.headers["ETag"] = f'"{version}"'
+    return response
+
+
+def found_version(row: tuple[str, int] | None, what: str) -> Response:
+    """The JSON and version a query returned, as a response with the version as ETag; 404 for no row."""
+    if row is None:
+        found(None, what)
+    assert row is not None
+    return with_etag(json_response(row[0]), row[1])
+
+
+def updated_version(
+    row: tuple[str, int] | None, versions: list[int] | None, exists: Callable[[], object], what: str
+) -> Response:
+    """The outcome of a conditional update: the row, else 412 when If-Match named versions and the record
+    is there (``exists`` reads it, only on this path), else 404."""
+    if row is None and versions is not None and exists() is not None:
+        raise PreconditionFailedError(f"the {what} has changed: its version is not one If-Match names")
+    return found_version(row, what)
 
 
 def load_json(schema: Schema) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, g
 
 from . import schemas
 from .db import get_db, queries
-from .http import found, json_response, load_json, load_query, no_content
+from .http import found, json_response, load_json, load_query, no_content, session_writer
 from .paging import page_window
 
 bp = Blueprint("messages", __name__, url_prefix="/api/v1/sessions/<session_id>/agents/<agent_id>/messages")
@@ -44,7 +44,7 @@ def create_message(session_id: str, agent_id: str) -> Response:
     """
     data = load_json(MESSAGE_CREATE_SCHEMA)
     return json_response(
-        queries.create_message(get_db(), **g.caller, session_id=session_id, agent_id=agent_id, **data), 201
+        queries.create_message(get_db(), **session_writer(), session_id=session_id, agent_id=agent_id, **data), 201
     )
 
 
@@ -127,7 +127,7 @@ def update_message(session_id: str, agent_id: str, message_id: int) -> Response:
     """
     data = load_json(MESSAGE_UPDATE_SCHEMA)
     body = queries.update_message(
-        get_db(), **g.caller, session_id=session_id, agent_id=agent_id, message_id=message_id, **data
+        get_db(), **session_writer(), session_id=session_id, agent_id=agent_id, message_id=message_id, **data
     )
     return json_response(found(body, "message"))
 
@@ -145,8 +145,8 @@ def delete_message(session_id: str, agent_id: str, message_id: int) -> Response:
         204: {description: Deleted}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    found(
-        queries.delete_message(get_db(), **g.caller, session_id=session_id, agent_id=agent_id, message_id=message_id),
-        "message",
+    deleted = queries.delete_message(
+        get_db(), **session_writer(), session_id=session_id, agent_id=agent_id, message_id=message_id
     )
+    found(deleted, "message")
     return no_content()

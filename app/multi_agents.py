@@ -7,7 +7,7 @@ from flask import Blueprint, Response, g
 from . import schemas
 from .db import get_db, queries
 from .errors import RequestValidationError
-from .http import found, json_response, load_json, no_content
+from .http import found, found_version, if_match_versions, load_json, no_content, session_writer, updated_version
 
 bp = Blueprint("multi_agents", __name__, url_prefix="/api/v1/sessions/<session_id>/multi-agents")
 # Built once: constructing a marshmallow schema costs more than loading a small body.
@@ -37,10 +37,12 @@ def create_multi_agent(session_id: str) -> Response:
         409: {$ref: '#/components/responses/Conflict'}
     """
     state = load_json(MULTI_AGENT_STATE_SCHEMA)
-    body = queries.create_multi_agent(
-        get_db(), **g.caller, session_id=session_id, multi_agent_id=state["id"], state=schemas.json_text(state)
+    row = queries.create_multi_agent(
+        get_db(), **session_writer(), session_id=session_id, multi_agent_id=state["id"], state=schemas.json_text(state)
     )
-    return json_response(body, 201)
+    response = found_version(row, "multi-agent state")
+    response.status_code = 201
+    return response
 
 
 @bp.get("/<multi_agent_id>")
@@ -56,8 +58,8 @@ def get_multi_agent(session_id: str, multi_agent_id: str) -> Response:
         200: {description: The stored state, content: {application/json: {schema: MultiAgentState}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    body = queries.get_multi_agent(get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id)
-    return json_response(found(body, "multi-agent state"))
+    row = queries.get_multi_agent(get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id)
+    return found_version(row, "multi-agent state")
 
 
 @bp.put("/<multi_agent_id>")
@@ -65,10 +67,18 @@ def update_multi_agent(session_id: str, multi_agent_id: str) -> Response:
     """Replace a multi-agent's state.
 
     Replaces the whole state. The body's `id` must equal the path's `multi_agent_id` (422 otherwise).
+    Each write moves the state's version (its `ETag`) on by one; with `If-Match: "<version>"` the
+    state is replaced only while it still has that version, else 412 and nothing changes.
     ---
     put:
       operationId: updateMultiAgent
       tags: [multi-agents]
+      parameters:
+        - in: header
+          name: If-Match
+          required: false
+          description: Replace only while the stored version (the quoted `ETag`) is one of these; `*` if it exists.
+          schema: {type: string}
       requestBody:
         required: true
         content:
@@ -78,14 +88,26 @@ def update_multi_agent(session_id: str, multi_agent_id: str) -> Response:
       responses:
         200: {description: The stored state, content: {application/json: {schema: MultiAgentState}}}
         404: {$ref: '#/components/responses/NotFound'}
+        412: {$ref: '#/components/responses/PreconditionFailed'}
     """
     state = load_json(MULTI_AGENT_STATE_SCHEMA)
     if state["id"] != multi_agent_id:
         raise RequestValidationError("body id does not match the path", fields={"id": ["must equal the path id"]})
-    body = queries.update_multi_agent(
-        get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id, state=schemas.json_text(state)
+    versions = if_match_versions()
+    row = queries.update_multi_agent(
+        get_db(),
+        **session_writer(),
+        session_id=session_id,
+        multi_agent_id=multi_agent_id,
+        state=schemas.json_text(state),
+        if_versions=versions,
     )
-    return json_response(found(body, "multi-agent state"))
+    return updated_version(
+        row,
+        versions,
+        lambda: queries.get_multi_agent(get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id),
+        "multi-agent state",
+    )
 
 
 @bp.delete("/<multi_agent_id>")
@@ -101,8 +123,8 @@ def delete_multi_agent(session_id: str, multi_agent_id: str) -> Response:
         204: {description: Deleted}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    found(
-        queries.delete_multi_agent(get_db(), **g.caller, session_id=session_id, multi_agent_id=multi_agent_id),
-        "multi-agent state",
+    deleted = queries.delete_multi_agent(
+        get_db(), **session_writer(), session_id=session_id, multi_agent_id=multi_agent_id
     )
+    found(deleted, "multi-agent state")
     return no_content()

@@ -16,8 +16,9 @@ from flasgger import Swagger
 from flask import Blueprint, Flask, redirect, render_template, send_from_directory, url_for
 from werkzeug.wrappers import Response
 
-from . import schemas
+from . import lease_schemas, schemas
 from .blueprints import API_NAMES
+from .http import FENCE_HEADER, FENCE_PATTERN
 from .version import VERSION
 
 _SCHEMAS = (
@@ -41,6 +42,7 @@ _SCHEMAS = (
     "Error",
     "HealthStatus",
 )
+_LEASE_SCHEMAS = ("LeaseAcquire", "LeaseRenew", "Lease", "LeaseState", "LeaseHolder", "SessionDetail")
 TITLE = "session-backend API"
 _INTRODUCTION = f"""\
 Session storage for [Strands Agents](https://strandsagents.com) on PostgreSQL: sessions, their
@@ -66,6 +68,7 @@ _TAGS = (
     ("agents", "The agents of a session and their state, as Strands' `SessionAgent` serializes it."),
     ("messages", "The conversation of one agent, numbered by `message_id`."),
     ("multi-agents", "Swarm and Graph state, stored whole as `MultiAgentBase.serialize_state()` returns it."),
+    ("leases", "One writer per session: a lease with a fencing token that every write may carry."),
     (
         "storage",
         "A byte store for Strands' `Storage` protocol (snapshots, the stash, memory files): objects under keys.",
@@ -77,7 +80,7 @@ _ERRORS = {
     "BadRequest": (400, "The body is not JSON"),
     "Unauthorized": (401, "No valid API key (header WWW-Authenticate: Bearer)"),
     "NotFound": (404, "The resource or its parent does not exist"),
-    "Conflict": (409, "The resource already exists"),
+    "Conflict": (409, "The resource already exists, the lease is busy, or the session's lease changed hands"),
     "PreconditionFailed": (412, "The stored object does not meet If-Match or If-None-Match"),
     "PayloadTooLarge": (413, "The body exceeds MAX_CONTENT_LENGTH"),
     "ValidationError": (422, "The body, query or path fails validation; `fields` names what"),
@@ -111,6 +114,15 @@ _PATH_EXAMPLES = {"session_id": "user-123", "agent_id": "my-agent", "message_id"
 
 
 def _path_parameter(name: str) -> dict[str, Any]:
+    if name == "lease_id":
+        return {
+            "in": "path",
+            "name": name,
+            "required": True,
+            "description": "The `lease_id` the acquire answered.",
+            "schema": {"type": "string", "format": "uuid", "pattern": schemas.UUID_PATTERN},
+            "example": "9b2f4c1e-7d3a-4e8b-a1c6-0f5d2e9b8a47",
+        }
     if name == "message_id":
         schema = {"type": "integer", "minimum": 0, "maximum": schemas.MAX_MESSAGE_ID}
         description = f"The message's index in the conversation, 0 to {schemas.MAX_MESSAGE_ID}."
@@ -129,6 +141,23 @@ def _path_parameter(name: str) -> dict[str, Any]:
     return parameter
 
 
+_FENCE_PARAMETER = {
+    "in": "header",
+    "name": FENCE_HEADER,
+    "required": False,
+    "description": "The fencing token of the session's lease (`fence`): the write happens only while it is the "
+    "current one, else 409 `LeaseLostError` and nothing changes. Without it, no check.",
+    "schema": {"type": "string", "pattern": FENCE_PATTERN},
+}
+
+
+def _is_session_write(path: str, method: str) -> bool:
+    """Whether an operation writes a session's records, and so takes X-Session-Fence."""
+    if method not in ("post", "put", "delete") or "/lease" in path:
+        return False
+    return path.startswith("/api/v1/sessions") or path == "/api/v1/storage/object"
+
+
 def _summary_and_description(view: Callable[..., Any]) -> tuple[str, str]:
     """The first line of a view's docstring, and the paragraphs after it up to the YAML (``---``)."""
     text = inspect.cleandoc(view.__doc__ or "").split("\n---", 1)[0]
@@ -138,7 +167,7 @@ def _summary_and_description(view: Callable[..., Any]) -> tuple[str, str]:
 
 
 def _add_shared_parts(path: str, rule_args: list[str], operations: dict[str, Any]) -> None:
-    for operation in operations.values():
+    for method, operation in operations.items():
         if path.startswith("/health"):
             operation["security"] = []  # open to probes: no lock icon, no key
         operation.setdefault("parameters", [])
@@ -150,6 +179,9 @@ def _add_shared_parts(path: str, rule_args: list[str], operations: dict[str, Any
             wanted.append("NotFound")
         if "requestBody" in operation:
             wanted += ["BadRequest", "PayloadTooLarge"]
+        if _is_session_write(path, method):
+            operation["parameters"].append(_FENCE_PARAMETER)
+            wanted.append("Conflict")
         for name in wanted:
             responses.setdefault(str(_ERRORS[name][0]), {"$ref": f"#/components/responses/{name}"})
 
@@ -167,6 +199,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
     )
     for name in _SCHEMAS:
         spec.components.schema(name, schema=getattr(schemas, name))
+    for name in _LEASE_SCHEMAS:
+        spec.components.schema(name, schema=getattr(lease_schemas, name))
     for name, description in _TAGS:
         spec.tag({"name": name, "description": description})
     spec.components.security_scheme(

@@ -45,6 +45,20 @@ def _identifier_content(value: str) -> None:
         raise ValidationError("must contain no control characters, '/' or '\\'")
 
 
+# Free text a person reads (a lease's holder): no control characters, NUL above all, which PostgreSQL
+# cannot store, and no unpaired surrogates.
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+_PRINTABLE = re.compile(PRINTABLE_PATTERN)
+
+
+def printable(value: str) -> None:
+    """Refuse control characters and unpaired surrogates in ``value`` (ValidationError)."""
+    if not _PRINTABLE.fullmatch(value) and value:
+        raise ValidationError("must contain no control characters")
+    if _SURROGATE.search(value):
+        raise ValidationError("must be valid Unicode: no unpaired surrogates")
+
+
 def is_identifier(value: str) -> bool:
     """Whether ``value`` passes :func:`Identifier`'s rules, without building error messages."""
     return (
@@ -76,6 +90,16 @@ def _matching(pattern: str, message: str) -> Any:
             raise ValidationError(message)
 
     return check
+
+
+# A lease id as the service issues it (uuid's canonical form); any case, as PostgreSQL reads it.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID = re.compile(UUID_PATTERN)
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` is a UUID in canonical form (what a lease id path segment must be)."""
+    return _UUID.fullmatch(value) is not None
 
 
 def is_message_id(value: str) -> bool:
@@ -235,6 +259,9 @@ class Agent(Schema):
     internal_state = fields.Dict()
     created_at = fields.String(metadata={"description": "ISO 8601, UTC."})
     updated_at = fields.String(metadata={"description": "ISO 8601, UTC; changes with every update."})
+    version = fields.Integer(
+        metadata={"description": "1 when created, one more with every update; the `ETag` that `If-Match` compares."}
+    )
 
 
 class MessageUpdate(RequestSchema):
@@ -347,6 +374,7 @@ class PathParams(RequestSchema):
     agent_id = Identifier()
     multi_agent_id = Identifier()
     message_id = MessageId(strict=False)
+    lease_id = fields.String(validate=validate.Regexp(UUID_PATTERN, error="must be a lease id (a UUID)"))
 
 
 class ErrorDetail(Schema):
@@ -355,6 +383,13 @@ class ErrorDetail(Schema):
     request_id = fields.String(allow_none=True, metadata={"description": "Also in the `X-Request-ID` header."})
     field_errors = fields.Dict(
         data_key="fields", metadata={"description": "For a 422: each invalid field with what is wrong with it."}
+    )
+    fence = fields.Integer(metadata={"description": "For a `LeaseLostError`: the session's current fencing token."})
+    holder = fields.String(
+        allow_none=True, metadata={"description": "For a `SessionBusyError`: who holds the session's lease."}
+    )
+    expires_at = fields.String(
+        allow_none=True, metadata={"description": "For a `SessionBusyError`: when the holder's lease ends."}
     )
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, g
 
 from . import schemas
 from .db import get_db, queries
-from .http import found, json_response, load_json, load_query, no_content
+from .http import found, json_response, load_json, load_query, no_content, session_writer
 from .paging import page_window
 
 bp = Blueprint("sessions", __name__, url_prefix="/api/v1/sessions")
@@ -47,7 +47,7 @@ def create_session() -> Response:
         409: {$ref: '#/components/responses/Conflict'}
     """
     data = load_json(SESSION_CREATE_SCHEMA)
-    return json_response(queries.create_session(get_db(), **g.caller, **data), 201)
+    return json_response(queries.create_session(get_db(), **session_writer(), **data), 201)
 
 
 @bp.get("")
@@ -86,14 +86,14 @@ def list_sessions() -> Response:
 def get_session(session_id: str) -> Response:
     """Read a session.
 
-    Returns the session's id, type and timestamps; 404 if the caller's namespace holds no session with
-    this id.
+    Returns the session's id, type and timestamps, and who holds its lease (`lease`, null when
+    nobody does); 404 if the caller's namespace holds no session with this id.
     ---
     get:
       operationId: getSession
       tags: [sessions]
       responses:
-        200: {description: The session, content: {application/json: {schema: Session}}}
+        200: {description: The session, content: {application/json: {schema: SessionDetail}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
     return json_response(found(queries.get_session(get_db(), **g.caller, session_id=session_id), "session"))
@@ -120,7 +120,7 @@ def update_session(session_id: str) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
     """
     data = load_json(SESSION_UPDATE_SCHEMA)
-    body = queries.update_session(get_db(), **g.caller, session_id=session_id, **data)
+    body = queries.update_session(get_db(), **session_writer(), session_id=session_id, **data)
     return json_response(found(body, "session"))
 
 
@@ -138,5 +138,5 @@ def delete_session(session_id: str) -> Response:
         204: {description: Deleted}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    found(queries.delete_session(get_db(), **g.caller, session_id=session_id), "session")
+    found(queries.delete_session(get_db(), **session_writer(), session_id=session_id), "session")
     return no_content()

@@ -16,7 +16,7 @@ from werkzeug.http import http_date
 from . import auth, schemas
 from .db import get_db, queries
 from .errors import NotFoundError, PreconditionFailedError, RequestValidationError
-from .http import json_response, load_json, load_query, no_content, raw_body
+from .http import json_response, load_json, load_query, no_content, raw_body, session_writer
 from .storage_keys import prefix_end, scope_of
 
 bp = Blueprint("storage", __name__, url_prefix="/api/v1/storage")
@@ -34,6 +34,13 @@ def _located() -> dict[str, Any]:
     """The caller and the object the query string's key names, as the queries take them."""
     key: str = load_query(KEY_QUERY_SCHEMA)["key"]
     return {**g.caller, "scope": scope_of(key), "key": key.encode("utf-8")}
+
+
+def _written() -> dict[str, Any]:
+    """The object a write names, with the writer: its fencing token guards the key's scope, which is the
+    session id in the keys Strands writes (session/<id>/..., context/<id>/...)."""
+    located = _located()
+    return {**located, **session_writer(), "session_id": located["scope"].decode("utf-8")}
 
 
 def _text_path(conn: psycopg2.extensions.connection) -> bool:
@@ -119,7 +126,7 @@ def write_object() -> Response:
           content: {application/json: {schema: StorageObject}}
         412: {$ref: '#/components/responses/PreconditionFailed'}
     """
-    located = _located()
+    located = _written()
     data = raw_body()
     written = _write(located, data)
     if written is None:
@@ -180,7 +187,7 @@ def delete_object() -> Response:
       responses:
         204: {description: Deleted, or there was nothing to delete}
     """
-    if queries.delete_object(get_db(), **_located()) == 0:
+    if queries.delete_object(get_db(), **_written()) == 0:
         auth.verify_caller()
     return no_content()
 

@@ -9,7 +9,15 @@ from app import migrations
 
 # Every table of stored data, children first; what a test starts without (api_keys too, so a test
 # runs unauthenticated unless it creates keys).
-TABLES = ("storage_objects", "multi_agents", "session_messages", "session_agents", "sessions", "api_keys")
+TABLES = (
+    "session_leases",
+    "storage_objects",
+    "multi_agents",
+    "session_messages",
+    "session_agents",
+    "sessions",
+    "api_keys",
+)
 # The schema's record of applied migrations: kept when the data is emptied, dropped with the schema.
 MIGRATIONS_TABLE = "schema_migrations"
 

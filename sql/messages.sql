@@ -2,12 +2,12 @@
 -- trip: `caller_namespace(:key_hash, :keyless ...)` checks the caller's API key inside it, in the form
 -- for writes or the one for reads (see functions.sql: on Citus a read's functions run on a worker).
 
--- name: create_message(key_hash, keyless, session_id, agent_id, message_id, message, redact_message, created_at, updated_at)$
+-- name: create_message(key_hash, keyless, session_id, agent_id, message_id, message, redact_message, created_at, updated_at, fence)$
 -- A missing session or agent violates session_messages_agent_fkey (404); a duplicate
 -- message_id, session_messages_pkey (409).
 INSERT INTO session_messages AS m
     (namespace, session_id, agent_id, message_id, message, redact_message, created_at, updated_at)
-VALUES (caller_namespace(:key_hash, :keyless), :session_id, :agent_id, :message_id, :message, :redact_message,
+VALUES (fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence), :session_id, :agent_id, :message_id, :message, :redact_message,
         coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
 RETURNING message_json(m.message_id, m.message, m.redact_message, m.created_at, m.updated_at)::text;
 
@@ -17,15 +17,15 @@ WHERE m.namespace = (SELECT caller_namespace(:key_hash, :keyless,
     (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
     NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id = :message_id;
 
--- name: update_message(message, redact_message, key_hash, keyless, session_id, agent_id, message_id)$
+-- name: update_message(message, redact_message, key_hash, keyless, session_id, agent_id, message_id, fence)$
 UPDATE session_messages AS m
 SET message = :message, redact_message = :redact_message, updated_at = now()
-WHERE m.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id = :message_id
+WHERE m.namespace = (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)) AND m.session_id = :session_id AND m.agent_id = :agent_id AND m.message_id = :message_id
 RETURNING message_json(m.message_id, m.message, m.redact_message, m.created_at, m.updated_at)::text;
 
--- name: delete_message(key_hash, keyless, session_id, agent_id, message_id)$
+-- name: delete_message(key_hash, keyless, session_id, agent_id, message_id, fence)$
 DELETE FROM session_messages
-WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND session_id = :session_id AND agent_id = :agent_id AND message_id = :message_id
+WHERE namespace = (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)) AND session_id = :session_id AND agent_id = :agent_id AND message_id = :message_id
 RETURNING message_id;
 
 -- name: list_messages_ascending(key_hash, keyless, session_id, agent_id, after, limit, offset, page, include_total)$

@@ -1,28 +1,34 @@
 -- Sessions of a namespace. Each query is one statement, so each request is one transaction and one round
 -- trip: `caller_namespace(:key_hash, :keyless ...)` checks the caller's API key inside it, in the form
--- for writes or the one for reads (see functions.sql: on Citus a read's functions run on a worker).
+-- for writes or the one for reads (see functions.sql: on Citus a read's functions run on a worker), and
+-- every write wraps it in `fenced(..., :session_id, :fence)`, which checks the session's fencing token
+-- when the client sent one (X-Session-Fence). The other resources' files do the same.
 
--- name: create_session(key_hash, keyless, session_id, session_type, created_at, updated_at)$
+-- name: create_session(key_hash, keyless, session_id, session_type, created_at, updated_at, fence)$
 -- A duplicate session_id violates sessions_pkey, which the service answers with 409.
 INSERT INTO sessions AS s (namespace, session_id, session_type, created_at, updated_at)
-VALUES (caller_namespace(:key_hash, :keyless), :session_id, :session_type, coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
+VALUES (fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence), :session_id, :session_type, coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
 RETURNING session_json(s.session_id, s.session_type, s.created_at, s.updated_at)::text;
 
 -- name: get_session(key_hash, keyless, session_id)$
-SELECT session_json(s.session_id, s.session_type, s.created_at, s.updated_at)::text FROM sessions AS s
+-- With who holds its lease, if anyone (the lease's row is on the session's shard).
+SELECT session_detail_json(s.session_id, s.session_type, s.created_at, s.updated_at,
+    (SELECT lease_holder_json(l.holder, l.fence, l.acquired_at, l.expires_at, now()) FROM session_leases AS l
+     WHERE l.namespace = s.namespace AND l.session_id = :session_id))::text
+FROM sessions AS s
 WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless,
     (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
     NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND s.session_id = :session_id;
 
--- name: update_session(session_type, key_hash, keyless, session_id)$
+-- name: update_session(session_type, key_hash, keyless, session_id, fence)$
 UPDATE sessions AS s
 SET session_type = coalesce(:session_type, s.session_type), updated_at = now()
-WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND s.session_id = :session_id
+WHERE s.namespace = (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)) AND s.session_id = :session_id
 RETURNING session_json(s.session_id, s.session_type, s.created_at, s.updated_at)::text;
 
--- name: delete_session(key_hash, keyless, session_id)$
+-- name: delete_session(key_hash, keyless, session_id, fence)$
 -- Agents, messages and multi-agent state go with it (ON DELETE CASCADE).
-DELETE FROM sessions WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND session_id = :session_id RETURNING session_id;
+DELETE FROM sessions WHERE namespace = (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)) AND session_id = :session_id RETURNING session_id;
 
 -- name: list_sessions(key_hash, keyless, cursor_seconds, cursor_micros, cursor_session_id, limit, offset, page)$
 -- Newest first. The cursor is the (created_at, session_id) of the last row shown: created_at's whole epoch

@@ -1,20 +1,21 @@
 -- The byte store (Strands' `Storage`): keys and values are bytea, each query one statement, so each
 -- request is one transaction and one round trip. `caller_namespace(:key_hash, :keyless ...)` checks
 -- the caller's API key inside it (the form for writes or for reads: see functions.sql). :scope is the
--- key's distribution segment (app/storage_keys.py).
+-- key's distribution segment (app/storage_keys.py), and as text :session_id, the session whose fencing
+-- token a write checks when it carries one (:fence).
 -- The value is bound once, in `v` (storage_value in functions.sql): psycopg2 interpolates parameters,
 -- so naming :data three times would send the value three times. It comes either as :data (bytea;
 -- psycopg2 sends it hex-escaped, a literal twice its size) or, when the service found it is UTF-8 text
 -- without NUL and the database is UTF8, as :body (text; a literal the size of the value, ~2x cheaper
 -- to escape and to parse), the other being NULL. `v` is MATERIALIZED so its bytes, sha256 and search vector are computed once.
 
--- name: write_object(key_hash, keyless, scope, key, data, body, overwrite)^
+-- name: write_object(key_hash, keyless, scope, key, data, body, overwrite, session_id, fence)^
 -- Creates, or replaces when :overwrite (false for If-None-Match: *). No row back means the key exists
 -- and :overwrite is false: the unique key decides, not a prior read. (xmax = 0) is true for a row this
 -- statement inserted, false for one it updated.
 WITH v AS MATERIALIZED (SELECT * FROM storage_value(:data::bytea, :body::text))
 INSERT INTO storage_objects AS o (namespace, scope, key, data, sha256, size, updated_at, search_vector)
-SELECT (SELECT caller_namespace(:key_hash, :keyless)), :scope, :key, v.data, v.sha256, v.size, now(), v.search_vector
+SELECT (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)), :scope, :key, v.data, v.sha256, v.size, now(), v.search_vector
 FROM v
 ON CONFLICT (namespace, scope, key) DO UPDATE
 SET data = excluded.data, sha256 = excluded.sha256, size = excluded.size, updated_at = excluded.updated_at,
@@ -22,14 +23,14 @@ SET data = excluded.data, sha256 = excluded.sha256, size = excluded.size, update
 WHERE :overwrite
 RETURNING encode(o.sha256, 'hex'), o.size, iso_utc(o.updated_at), (o.xmax = 0);
 
--- name: replace_matching_object(key_hash, keyless, scope, key, data, body, any_tag, tags)^
+-- name: replace_matching_object(key_hash, keyless, scope, key, data, body, any_tag, tags, session_id, fence)^
 -- If-Match: replaces the object only while its sha256 is one of :tags (or, with :any_tag, while it
 -- exists); the row lock the UPDATE takes makes the comparison and the write one step.
 WITH v AS MATERIALIZED (SELECT * FROM storage_value(:data::bytea, :body::text))
 UPDATE storage_objects AS o
 SET data = v.data, sha256 = v.sha256, size = v.size, updated_at = now(), search_vector = v.search_vector
 FROM v
-WHERE o.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND o.scope = :scope AND o.key = :key
+WHERE o.namespace = (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)) AND o.scope = :scope AND o.key = :key
   AND (:any_tag OR encode(o.sha256, 'hex') = ANY(:tags::text[]))
 RETURNING encode(o.sha256, 'hex'), o.size, iso_utc(o.updated_at), false;
 
@@ -45,12 +46,12 @@ WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless,
     (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
     NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND scope = :scope AND key = :key;
 
--- name: delete_object(key_hash, keyless, scope, key)$
+-- name: delete_object(key_hash, keyless, scope, key, session_id, fence)$
 -- How many objects it deleted (0 or 1). When none, the caller checks the key with a query of its own:
 -- a scan that finds no row may never have needed it.
 WITH gone AS (
     DELETE FROM storage_objects
-    WHERE namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND scope = :scope AND key = :key
+    WHERE namespace = (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)) AND scope = :scope AND key = :key
     RETURNING 1
 )
 SELECT count(*) FROM gone;

@@ -75,10 +75,14 @@ def test_a_database_in_use_on_one_node_is_distributed_in_place(single_node_datab
         "sessions": "distributed",
         "session_agents": "distributed",
         "session_messages": "distributed",
+        "session_leases": "distributed",
         "multi_agents": "distributed",
         "storage_objects": "distributed",
         "api_keys": "reference",
     }
+    # A session's lease sits on the shard of its rows: the fence check and the lease move together.
+    groups = dict(execute(url, "SELECT table_name::text, colocation_id FROM citus_tables"))
+    assert groups["session_leases"] == groups["sessions"] == groups["session_messages"]
     # Every shard, with the rows copied into it, is on a worker, none on the coordinator.
     ports = {
         port

@@ -89,6 +89,12 @@ SAMPLE = {
     "key_id": "0" * 16,
     "namespace": "default",
     "secret_hash": "0" * 64,
+    # Leases (issue 14): no token, as most writes are sent; the lease's own queries.
+    "fence": None,
+    "if_versions": None,
+    "lease_id": "00000000-0000-4000-8000-000000000000",
+    "holder": "routing-sample-holder",
+    "ttl_seconds": 30,
 }
 
 _TASKS = re.compile(r"Task Count: (\d+)")

@@ -23,7 +23,15 @@ pytestmark = pytest.mark.over_http
 STATE = {"id": "swarm", "status": "executing"}
 OBJECT = "/api/v1/storage/object"
 # team-a's records (see a_owns_everything) that fill the path of every request.
-PATH_ARGUMENTS = {"session_id": "s", "agent_id": "a", "message_id": "0", "multi_agent_id": "swarm"}
+# The lease id is pinned (a_owns_everything sets it), so a path can name team-a's lease.
+LEASE_ID = "0b0e5f0e-4a1c-4c4e-9d5e-6f1a2b3c4d5e"
+PATH_ARGUMENTS = {
+    "session_id": "s",
+    "agent_id": "a",
+    "message_id": "0",
+    "multi_agent_id": "swarm",
+    "lease_id": LEASE_ID,
+}
 # A valid body for each API endpoint, None for one that takes none. Creating reuses team-a's ids:
 # a 409 where an empty store answers 404 would tell team-b that team-a holds the id.
 BODIES: dict[str, dict[str, Any] | None] = {
@@ -32,6 +40,10 @@ BODIES: dict[str, dict[str, Any] | None] = {
     "sessions.get_session": None,
     "sessions.update_session": {"session_type": "MULTI_AGENT"},
     "sessions.delete_session": None,
+    "leases.acquire_lease": {"holder": "team-b"},
+    "leases.get_lease": None,
+    "leases.renew_lease": {"ttl_seconds": 60},
+    "leases.release_lease": None,
     "agents.create_agent": {"agent_id": "a", "state": {}, "conversation_manager_state": {}},
     "agents.list_agents": None,
     "agents.get_agent": None,
@@ -65,9 +77,10 @@ RESOURCE_TABLES = {
     "session_messages": "message_id",
     "multi_agents": "multi_agent_id",
     "storage_objects": "key",
+    "session_leases": "session_id",
 }
 # What differs between two equal answers: the request's id and the clock.
-_NOISE = {"request_id", "created_at", "updated_at"}
+_NOISE = {"request_id", "created_at", "updated_at", "lease_id", "acquired_at", "expires_at"}
 
 
 def api_requests() -> list[tuple[str, str, str]]:
@@ -117,8 +130,8 @@ def _without_noise(value: Any) -> Any:
 
 
 @pytest.fixture
-def a_owns_everything(client: FlaskClient, keys) -> tuple[dict[str, str], dict[str, str]]:
-    """team-a's session s with agent a, message 0 and multi-agent state; returns (headers_a, headers_b)."""
+def a_owns_everything(client: FlaskClient, keys, database_url: str) -> tuple[dict[str, str], dict[str, str]]:
+    """team-a's session s with agent a, message 0, multi-agent state and a lease; returns (headers_a, headers_b)."""
     a, b = bearer(keys["team-a"][1]), bearer(keys["team-b"][1])
     assert client.post(SESSIONS, json={"session_id": "s"}, headers=a).status_code == 201
     body = {"agent_id": "a", "state": {"secret": "a's"}, "conversation_manager_state": {}}
@@ -128,6 +141,8 @@ def a_owns_everything(client: FlaskClient, keys) -> tuple[dict[str, str], dict[s
     assert client.post(f"{SESSIONS}/s/multi-agents", json=STATE, headers=a).status_code == 201
     stored = client.put(OBJECT, query_string=QUERIES["storage.read_object"], data=b"a's secret", headers=a)
     assert stored.status_code == 201
+    assert client.post(f"{SESSIONS}/s/lease", json={"holder": "team-a"}, headers=a).status_code == 201
+    execute(database_url, "UPDATE session_leases SET lease_id = %s", (LEASE_ID,))
     return a, b
 
 
@@ -153,8 +168,13 @@ def test_another_namespace_gets_the_answer_of_an_empty_store_and_changes_nothing
     assert records(clean_db, "team-a") == team_a_before
     execute(clean_db, f"TRUNCATE {', '.join(RESOURCE_TABLES)}")  # the keys stay
     nothing = client.open(path, method=method, json=body, headers=b, query_string=query)
-    # A body the endpoint refused would make both answers the same 4xx and prove nothing.
-    assert nothing.status_code in (200, 201, 204, 404), (nothing.status_code, nothing.get_json(silent=True))
+    # A body the endpoint refused would make both answers the same 4xx and prove nothing. Renewing or
+    # releasing a lease the namespace does not hold is a LeaseLostError, as for one that changed hands.
+    lease_lost = nothing.status_code == 409 and error_summary(nothing)[1] == "LeaseLostError"
+    assert nothing.status_code in (200, 201, 204, 404) or lease_lost, (
+        nothing.status_code,
+        nothing.get_json(silent=True),
+    )
     assert answer(response) == answer(nothing)
 
 

@@ -45,7 +45,7 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
         ' VALUES (\'old-session\', \'swarm\', \'{"id": "swarm", "status": "completed"}\')',
     )
 
-    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004", "0005"]
+    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004", "0005", "0006"]
     assert migrations.apply_schema(url) == []
 
     app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
@@ -53,6 +53,7 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
     assert {s["session_id"] for s in client.get(SESSIONS).get_json()["sessions"]} == {"old-session", "user@example.com"}
     agent = client.get(agent_url("old-session", "a")).get_json()
     assert agent["state"] == {"name": "Alice"} and agent["internal_state"] == {"k": "\u0000"}
+    assert agent["version"] == 1  # migration 0006: agents stored before it start at version 1
     page = client.get(message_url("old-session", "a"), query_string={"limit": 1000}).get_json()
     assert [m["message"]["n"] for m in page["messages"]] == list(range(150))
     assert client.get(f"{SESSIONS}/old-session/multi-agents/swarm").get_json() == {"id": "swarm", "status": "completed"}
@@ -79,6 +80,7 @@ def test_init_db_command_reports_what_it_applied(first_schema_database):
         ("0003",),
         ("0004",),
         ("0005",),
+        ("0006",),
     ]
 
 

@@ -65,6 +65,10 @@ OPERATION_IDS = {
     ("/api/v1/sessions/{session_id}", "get"): "getSession",
     ("/api/v1/sessions/{session_id}", "put"): "updateSession",
     ("/api/v1/sessions/{session_id}", "delete"): "deleteSession",
+    ("/api/v1/sessions/{session_id}/lease", "post"): "acquireLease",
+    ("/api/v1/sessions/{session_id}/lease", "get"): "getLease",
+    ("/api/v1/sessions/{session_id}/lease/{lease_id}", "put"): "renewLease",
+    ("/api/v1/sessions/{session_id}/lease/{lease_id}", "delete"): "releaseLease",
     ("/api/v1/sessions/{session_id}/agents", "post"): "createAgent",
     ("/api/v1/sessions/{session_id}/agents", "get"): "listAgents",
     ("/api/v1/sessions/{session_id}/agents/{agent_id}", "get"): "getAgent",
@@ -124,14 +128,21 @@ def test_health_endpoints_need_no_key_and_the_api_does(client):
 
 
 # Where an example's answer is not 201 for a POST and 200 for a PUT: the byte store's write creates
-# (a PUT with a client-chosen key), and its search (a POST for its JSON body) creates nothing.
-EXAMPLE_STATUS = {"writeStorageObject": 201, "searchStorage": 200}
+# (a PUT with a client-chosen key), and its search (a POST for its JSON body) creates nothing. Renewing
+# the example's lease id, which no acquire answered, is refused as a lease that changed hands.
+EXAMPLE_STATUS = {"writeStorageObject": 201, "searchStorage": 200, "renewLease": 409}
 
 
 def test_request_body_examples_are_accepted_by_the_service(client):
     spec = client.get("/apispec.json").get_json()
     operations = _operations(spec)
-    ids = {"session_id": "user-123", "agent_id": "my-agent", "message_id": "0", "multi_agent_id": "research"}
+    ids = {
+        "session_id": "user-123",
+        "agent_id": "my-agent",
+        "message_id": "0",
+        "multi_agent_id": "research",
+        "lease_id": "9b2f4c1e-7d3a-4e8b-a1c6-0f5d2e9b8a47",
+    }
     # In the order a client would send them, so each example's parents exist.
     for path, method in [(p, m) for m in ("post", "put") for (p, mm) in OPERATION_IDS if mm == m]:
         operation = operations[(path, method)]
@@ -170,7 +181,8 @@ def test_docs_and_redoc_load_only_local_assets(client):
 
 @pytest.fixture
 def api_schema(clean_db):
-    app = create_app(load_settings({"DATABASE_URL": clean_db}), testing=True)
+    # A generated acquire may ask to wait for a lease another generated acquire holds: answer at once.
+    app = create_app(load_settings({"DATABASE_URL": clean_db, "LEASE_WAIT_MAX_SECONDS": "0"}), testing=True)
     client = app.test_client()
     # Some records to find, so generated requests reach more than the 404 paths.
     client.post("/api/v1/sessions", json={"session_id": "s"})

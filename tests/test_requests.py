@@ -158,7 +158,13 @@ def test_every_api_endpoint_without_a_query_refuses_one_and_changes_nothing(app,
     create_agent(client, "s", "a")
     create_message(client, "s", "a", 0)
     client.post(f"{SESSIONS}/s/multi-agents", json={"id": "m"})
-    values = {"session_id": "s", "agent_id": "a", "message_id": 0, "multi_agent_id": "m"}
+    values = {
+        "session_id": "s",
+        "agent_id": "a",
+        "message_id": 0,
+        "multi_agent_id": "m",
+        "lease_id": "00000000-0000-4000-8000-000000000000",
+    }
     tried = 0
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/"):

@@ -57,7 +57,7 @@ def test_duplicate_session_is_409_and_keeps_the_original(client):
 
     assert response.status_code == 409
     assert error_of(response)["error"] == "ConflictError"
-    assert client.get(f"{SESSIONS}/dup").get_json() == original
+    assert client.get(f"{SESSIONS}/dup").get_json() == {**original, "lease": None}
 
 
 def test_get_missing_session_is_404_with_envelope(client):
@@ -92,7 +92,7 @@ def test_update_with_unknown_session_type_is_422_and_changes_nothing(client):
 
     assert response.status_code == 422
     assert "session_type" in error_of(response)["fields"]
-    assert client.get(f"{SESSIONS}/s").get_json() == before
+    assert client.get(f"{SESSIONS}/s").get_json() == {**before, "lease": None}
 
 
 def test_delete_cascades_to_agents_messages_and_multi_agent_state(client, clean_db):

@@ -87,3 +87,31 @@ def test_every_key_a_request_can_violate_has_a_message(database_url: str) -> Non
     assert {"sessions_pkey", "session_messages_agent_fkey"} <= constraints
     unnamed = constraints - set(_CONSTRAINT_MESSAGES)
     assert unnamed == set(), "add a message for each to _CONSTRAINT_MESSAGES in app/errors.py"
+
+
+# Every write to a session's records checks the fencing token the client may send (X-Session-Fence):
+# the namespace it writes to comes from fenced(), which refuses a token that is not the session's
+# current one. The lease's own queries change the lease, not the session, and take no token.
+FENCE_CHECK = "fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)"
+UNFENCED_FILES = {"leases.sql"}
+_WRITE = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\w+(\s+AS\s+\w+)?\s+SET|DELETE\s+FROM)\b", re.IGNORECASE)
+
+
+def _without_comments(body: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in body.splitlines())
+
+
+@pytest.mark.parametrize(("name", "parameters", "body"), RESOURCE_QUERIES)
+def test_every_write_to_a_session_checks_the_fencing_token(
+    request, name: str, parameters: list[str], body: str
+) -> None:
+    file = request.node.callspec.id.split(":")[0]
+    if file in UNFENCED_FILES or not _WRITE.search(_without_comments(body)):
+        return
+    assert {"session_id", "fence"} <= set(parameters), f"{name} does not take the session and the fencing token"
+    assert FENCE_CHECK in body, f"{name} does not check the fencing token with fenced(...)"
+
+
+def test_the_fence_rule_sees_the_writes() -> None:
+    writes = {name for name, _, body in (p.values for p in RESOURCE_QUERIES) if _WRITE.search(_without_comments(body))}
+    assert {"create_message", "update_agent", "write_object", "delete_object", "acquire_lease"} <= writes

@@ -32,8 +32,23 @@ CREATE OR REPLACE FUNCTION session_json(session_id text, session_type text, crea
         'created_at', iso_utc(created_at),
         'updated_at', iso_utc(updated_at));
 
+-- A session as GET /sessions/{id} shows it: with its lease's holder (lease_holder_json), or null.
+CREATE OR REPLACE FUNCTION session_detail_json(session_id text, session_type text, created_at timestamptz,
+                                               updated_at timestamptz, lease json) RETURNS json
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN json_build_object(
+        'session_id', session_id,
+        'session_type', session_type,
+        'created_at', iso_utc(created_at),
+        'updated_at', iso_utc(updated_at),
+        'lease', lease);
+
+-- Before migration 0006 agents had no version, and agent_json no parameter for it.
+DROP FUNCTION IF EXISTS agent_json(text, json, json, json, timestamptz, timestamptz);
+
 CREATE OR REPLACE FUNCTION agent_json(agent_id text, state json, conversation_manager_state json,
-                                      internal_state json, created_at timestamptz, updated_at timestamptz)
+                                      internal_state json, created_at timestamptz, updated_at timestamptz,
+                                      version bigint)
     RETURNS json
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN json_build_object(
@@ -42,7 +57,8 @@ CREATE OR REPLACE FUNCTION agent_json(agent_id text, state json, conversation_ma
         'conversation_manager_state', conversation_manager_state,
         'internal_state', internal_state,
         'created_at', iso_utc(created_at),
-        'updated_at', iso_utc(updated_at));
+        'updated_at', iso_utc(updated_at),
+        'version', version);
 
 CREATE OR REPLACE FUNCTION message_json(message_id integer, message json, redact_message json,
                                         created_at timestamptz, updated_at timestamptz) RETURNS json
@@ -144,4 +160,83 @@ AS $$
     SELECT d.data, sha256(d.data), octet_length(d.data),
            CASE WHEN given_body IS NULL THEN storage_search_vector(d.data) ELSE storage_search_vector(given_body) END
     FROM (SELECT coalesce(given_data, convert_to(given_body, 'UTF8')) AS data) AS d
+$$;
+
+-- A lease as acquire and renew answer it (lease_id included: only its holder ever sees it).
+CREATE OR REPLACE FUNCTION lease_json(session_id text, lease_id uuid, holder text, fence bigint,
+                                      acquired_at timestamptz, expires_at timestamptz) RETURNS json
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN json_build_object(
+        'session_id', session_id,
+        'lease_id', lease_id,
+        'holder', holder,
+        'fence', fence,
+        'acquired_at', iso_utc(acquired_at),
+        'expires_at', iso_utc(expires_at));
+
+-- Who holds a session's lease, as anyone in the namespace may read it: no lease_id, which renews and
+-- releases. NULL (in a session's JSON) or held = false when nobody holds it or the holder's time is up.
+CREATE OR REPLACE FUNCTION lease_holder_json(holder text, fence bigint, acquired_at timestamptz,
+                                             expires_at timestamptz, now timestamptz) RETURNS json
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN expires_at > now THEN json_build_object(
+        'holder', holder,
+        'fence', fence,
+        'acquired_at', iso_utc(acquired_at),
+        'expires_at', iso_utc(expires_at)) END;
+
+-- The advisory lock that orders a session's fenced writes against a change of its lease's holder:
+-- a fenced write holds it shared until it commits, an acquire exclusively. So an acquire waits for
+-- the writes already checked against the old token, and a write that waited for an acquire checks the
+-- token the acquire set. On Citus both run on the coordinator, which evaluates these functions.
+CREATE OR REPLACE FUNCTION lease_lock_key(namespace text, session_id text) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN hashtextextended(namespace || '/' || session_id, 0);
+
+-- Takes the session's lock for an acquire and returns the namespace, for the acquire's VALUES.
+CREATE OR REPLACE FUNCTION lease_changing(namespace text, session_id text) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(lease_lock_key(namespace, session_id));
+    RETURN namespace;
+END
+$$;
+
+-- The session's current fencing token (0 if never leased), read after taking the lock shared. VOLATILE
+-- so that its query takes a snapshot of its own, after the wait: one taken before it would miss the
+-- token an acquire committed while this write waited.
+CREATE OR REPLACE FUNCTION current_fence(namespace text, session_id text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(lease_lock_key(namespace, session_id));
+    RETURN coalesce((SELECT l.fence FROM session_leases AS l
+                     WHERE l.namespace = current_fence.namespace AND l.session_id = current_fence.session_id), 0);
+END
+$$;
+
+-- The namespace a write to a session goes to, once its fencing token is checked: every session write
+-- wraps its caller_namespace(...) in this. Without a token (fence NULL) it checks nothing, which is
+-- the behaviour of a client that takes no lease. With one, the write goes ahead only while it is the
+-- session's current token; else SQLSTATE SB409, which the service answers 409 LeaseLostError with the
+-- current token (the DETAIL). Declared STABLE, though current_fence is not: Citus refuses a VOLATILE
+-- function in a distributed UPDATE's or DELETE's WHERE, and evaluates a STABLE one on the
+-- coordinator, once, before routing the write, where the lock it takes is the one acquires take.
+CREATE OR REPLACE FUNCTION fenced(namespace text, session_id text, fence bigint) RETURNS text
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    current bigint;
+BEGIN
+    IF fence IS NULL THEN
+        RETURN namespace;
+    END IF;
+    current := current_fence(namespace, session_id);
+    IF fence <> current THEN
+        RAISE EXCEPTION 'the session''s lease has changed hands: fencing token % is not the current one', fence
+            USING ERRCODE = 'SB409', DETAIL = current::text;
+    END IF;
+    RETURN namespace;
+END
 $$;
