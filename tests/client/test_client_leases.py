@@ -242,10 +242,9 @@ def test_an_agent_that_went_stale_is_reloaded_once_it_holds_the_lease(repo, othe
     assert texts(m.to_message() for m in messages) == texts(late.messages)
 
 
-def store_orphaned_tool_use(repo, sid: str) -> str:
+def store_orphaned_tool_use(repo, sid: str, make_agent) -> str:
     """A session whose last turn crashed after its toolUse was stored; returns the toolUse id."""
-    repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
-    repo.create_agent(sid, SessionAgent(agent_id="assistant", state={}, conversation_manager_state={}))
+    make_agent(repo, sid)  # creates the session and the agent, as Strands stores them
     repo.create_message(sid, "assistant", SessionMessage.from_message({"role": "user", "content": [{"text": "go"}]}, 0))
     call = {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t-1", "name": "note", "input": {}}}]}
     repo.create_message(sid, "assistant", SessionMessage.from_message(call, 1))
@@ -255,7 +254,7 @@ def store_orphaned_tool_use(repo, sid: str) -> str:
 def test_the_repair_tool_result_strands_adds_before_the_invocation_is_written_under_the_lease(
     repo, other, sid, make_agent
 ):
-    tool_use_id = store_orphaned_tool_use(repo, sid)
+    tool_use_id = store_orphaned_tool_use(repo, sid, make_agent)
     agent = make_agent(repo, sid, ["never"], hooks=[SessionLease(repo, wait=0)])
     with other.lease(sid):
         with pytest.raises(SessionBusyError):
@@ -345,7 +344,7 @@ def test_the_hook_leases_snapshot_sessions_and_fences_their_writes(backend, make
 
 
 def test_a_stale_repair_is_refused_and_the_agent_reloaded(repo, other, sid, make_agent):
-    store_orphaned_tool_use(repo, sid)
+    store_orphaned_tool_use(repo, sid, make_agent)
     stale = make_agent(repo, sid, ["never"], hooks=[SessionLease(repo)])
     make_agent(other, sid, ["fixed"], hooks=[SessionLease(other)])("meanwhile")  # repairs and answers
     with pytest.raises(ConflictError, match="changed since this agent was loaded"):
