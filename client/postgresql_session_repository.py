@@ -304,7 +304,10 @@ class Lease:
 
         Raises:
             SessionBusyError: Another holder still has it after the wait.
+            RuntimeError: This lease is held already.
         """
+        if self.lease_id is not None:
+            raise RuntimeError(f"the lease of session {self.session_id} is held already")
         body = {"holder": self.holder, "ttl_seconds": self.ttl, "wait_seconds": self.wait}
         # Not retried: an attempt that was granted but whose answer was lost would make the retry wait
         # for our own lease. A lease granted that way expires after its TTL.
@@ -1067,6 +1070,9 @@ class SessionLease(HookProvider):
     after taking the lease, the hook reloads it from the session (one read of the agent and its
     messages, or of the snapshot) unless the fencing token shows nobody else held the session since
     the agent was loaded. Use one ``SessionLease`` per agent.
+
+    Cost: two requests per invocation (acquire, release), one when the agent is built (the session's
+    token), and a renewal every ``ttl / 3`` seconds of a long invocation.
     """
 
     def __init__(self, client: _BackendClient, wait: float = 0, ttl: int = 30, holder: str | None = None) -> None:
