@@ -5,6 +5,9 @@ Copy this one file into an agent project. It needs only ``requests`` and ``stran
     repo = SyncPostgreSQLSessionRepository("http://localhost:8001")
     agent = Agent(session_manager=RepositorySessionManager(session_id="user-1", session_repository=repo))
 
+When several processes may invoke the same session, add ``hooks=[SessionLease(repo)]`` to the agent:
+each invocation then holds the session's lease, and a process that lost it can no longer write.
+
 The contract is the one of Strands' ``SessionRepository``: reads of something missing return ``None``;
 creating something that exists, or under a missing parent, and updating something missing raise a
 ``SessionException`` (every error class below derives from it).
