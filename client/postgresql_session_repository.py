@@ -5,6 +5,9 @@ Copy this one file into an agent project. It needs only ``requests`` and ``stran
     repo = SyncPostgreSQLSessionRepository("http://localhost:8001")
     agent = Agent(session_manager=RepositorySessionManager(session_id="user-1", session_repository=repo))
 
+When several processes may invoke the same session, add ``hooks=[SessionLease(repo)]`` to the agent:
+each invocation then holds the session's lease, and a process that lost it can no longer write.
+
 The contract is the one of Strands' ``SessionRepository``: reads of something missing return ``None``;
 creating something that exists, or under a missing parent, and updating something missing raise a
 ``SessionException`` (every error class below derives from it).
@@ -22,6 +25,8 @@ import json
 import logging
 import os
 import re
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -29,8 +34,20 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
+from strands.hooks import (
+    AfterInvocationEvent,
+    AgentInitializedEvent,
+    BeforeInvocationEvent,
+    HookOrder,
+    HookProvider,
+    HookRegistry,
+    MessageAddedEvent,
+)
+from strands.session.repository_session_manager import RepositorySessionManager
 from strands.session.session_repository import SessionRepository
+from strands.session.snapshot_session_manager import SnapshotSessionManager
 from strands.storage.storage import StorageSearchResult
+from strands.types.content import ContentBlock, Message
 from strands.types.exceptions import SessionException, StorageError
 from strands.types.session import Session, SessionAgent, SessionMessage
 
@@ -73,6 +90,7 @@ class SessionRepositoryError(SessionException):
         self.status_code = status_code
         self.request_id = request_id
         self.fields = fields or {}
+        self.detail: dict[str, Any] = {}  # the server's whole error object (e.g. a lease's holder, fence)
         self.after_retry = False  # set when the request was sent again after a transient failure
         prefix = f"{request}: " if request else ""
         reasons = f": {_describe(self.fields)}" if self.fields else ""
@@ -93,6 +111,40 @@ class MessageNotFoundError(SessionRepositoryError):
 
 class ConflictError(SessionRepositoryError):
     """The record already exists with different content."""
+
+
+class SessionBusyError(ConflictError):
+    """Another holder has the session's lease (after waiting ``wait`` seconds, if asked to).
+
+    ``holder`` and ``expires_at`` name the current holder and when its lease runs out, as the server
+    reported them (``None`` when it did not).
+    """
+
+    @property
+    def holder(self) -> str | None:
+        """The current holder's name."""
+        holder = self.detail.get("holder")
+        return None if holder is None else str(holder)
+
+    @property
+    def expires_at(self) -> str | None:
+        """When the current holder's lease runs out (ISO 8601, the database's clock)."""
+        expires_at = self.detail.get("expires_at")
+        return None if expires_at is None else str(expires_at)
+
+
+class LeaseLostError(ConflictError):
+    """A write carried a fencing token that is no longer the session's current one (the lease expired
+    and was taken, or was released), or a renew/release named a lease the session no longer has.
+
+    The server changed nothing. ``fence`` is the session's current token, as the server reported it.
+    """
+
+    @property
+    def fence(self) -> int | None:
+        """The session's current fencing token (0 when it was never leased), if the server said."""
+        fence = self.detail.get("fence")
+        return fence if isinstance(fence, int) else None
 
 
 class BackendUnavailableError(SessionRepositoryError):
@@ -208,6 +260,131 @@ def _session_for(base_url: str) -> requests.Session:
     return http
 
 
+_LEASE_ERRORS = frozenset({"SessionBusyError", "LeaseLostError"})
+
+
+def _default_holder() -> str:
+    """``hostname:pid``: what an operator reading a session's lease needs to find the process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _lease_path(session_id: str, lease_id: str | None = None) -> str:
+    """A session's lease, or one grant of it (ValueError for a session id no path segment can carry)."""
+    base = f"{_session_path(session_id)}/lease"
+    return base if lease_id is None else f"{base}/{quote(lease_id, safe='')}"
+
+
+class Lease:
+    """The lease of one session, taken through a client: ``with client.lease(session_id) as lease: ...``.
+
+    While it is held, a background daemon thread renews it about every ``ttl / 3`` seconds, and every
+    write the client sends for the session carries ``X-Session-Fence: <fence>``, so a holder whose lease
+    expired and was taken over cannot change the session any more (``LeaseLostError``). A renewal the
+    server refuses marks the lease ``lost``; the token stays on the writes, so they are refused too.
+    """
+
+    def __init__(self, client: _BackendClient, session_id: str, holder: str | None, ttl: int, wait: float) -> None:
+        """Prepare (not yet take) the lease; ``holder`` defaults to ``hostname:pid``."""
+        self.client = client
+        self.session_id = session_id
+        self.holder = holder or _default_holder()
+        self.ttl = int(ttl)
+        self.wait = float(wait)
+        self.lease_id: str | None = None
+        self.fence: int | None = None
+        self.expires_at: str | None = None
+        self.lost = False
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this lease was acquired and not released yet (it may have been ``lost`` meanwhile)."""
+        return self.lease_id is not None
+
+    def acquire(self) -> Lease:
+        """Take the lease, waiting up to ``wait`` seconds for the current holder to let go.
+
+        Raises:
+            SessionBusyError: Another holder still has it after the wait.
+            RuntimeError: This lease is held already.
+        """
+        if self.lease_id is not None:
+            raise RuntimeError(f"the lease of session {self.session_id} is held already")
+        body = {"holder": self.holder, "ttl_seconds": self.ttl, "wait_seconds": self.wait}
+        # Not retried: an attempt that was granted but whose answer was lost would make the retry wait
+        # for our own lease. A lease granted that way expires after its TTL.
+        answer = self.client._request(
+            "POST",
+            _lease_path(self.session_id),
+            json=body,
+            retry=False,
+            missing=SessionRepositoryError,
+            timeout=self.client.timeout + self.wait,  # the server holds the request for up to ``wait``
+        )
+        self.lease_id = str(answer["lease_id"])
+        self.fence = int(answer["fence"])
+        self.expires_at = answer.get("expires_at")
+        self.lost = False
+        self.client._fences[self.session_id] = self.fence
+        self._stop.clear()
+        self._renewer = threading.Thread(
+            target=self._renew_until_released, name=f"session-lease-{self.session_id}", daemon=True
+        )
+        self._renewer.start()
+        return self
+
+    def renew(self) -> None:
+        """Move the expiry to now + ``ttl`` (the background thread does this; ``LeaseLostError`` if lost)."""
+        if self.lease_id is None:
+            raise RuntimeError("renew() of a lease that is not held")
+        answer = self.client._request(
+            "PUT", _lease_path(self.session_id, self.lease_id), json={"ttl_seconds": self.ttl}, missing=LeaseLostError
+        )
+        self.expires_at = answer.get("expires_at")
+
+    def release(self) -> None:
+        """Stop renewing, stop fencing the client's writes, and give the lease back.
+
+        A release that fails only logs a warning: the lease then simply expires after its TTL.
+        """
+        lease_id, self.lease_id = self.lease_id, None
+        if lease_id is None:
+            return
+        self._stop.set()
+        if self.client._fences.get(self.session_id) == self.fence:
+            del self.client._fences[self.session_id]
+        if self._renewer is not None and self._renewer is not threading.current_thread():
+            self._renewer.join(timeout=self.client.timeout)
+        try:
+            self.client._request("DELETE", _lease_path(self.session_id, lease_id), missing=LeaseLostError)
+        except SessionException as exc:
+            logger.warning("session_id=<%s>, fence=<%s> | lease release failed: %s", self.session_id, self.fence, exc)
+
+    def _renew_until_released(self) -> None:
+        """Renew every ``ttl / 3`` seconds until released; stop once the server says the lease is lost."""
+        interval = max(self.ttl / 3.0, 0.1)
+        while not self._stop.wait(interval):
+            try:
+                self.renew()
+            except LeaseLostError as exc:
+                self.lost = True
+                logger.warning("session_id=<%s>, fence=<%s> | lease lost: %s", self.session_id, self.fence, exc)
+                return
+            except SessionException as exc:  # transient: the next renewal may get through before expiry
+                logger.warning("session_id=<%s> | lease renewal failed, will retry: %s", self.session_id, exc)
+            except RuntimeError:  # released between the wait and the renewal
+                return
+
+    def __enter__(self) -> Lease:
+        """Acquire the lease."""
+        return self.acquire()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        """Release the lease."""
+        self.release()
+
+
 class _BackendClient:
     """The HTTP machinery both clients share: base URL, API key, retries, request ids and error mapping."""
 
@@ -234,11 +411,35 @@ class _BackendClient:
         api_key = api_key if api_key is not None else os.environ.get("SESSION_BACKEND_API_KEY")
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
+        # The fencing token of each session this client holds the lease of: its writes to that
+        # session carry it. Shared by namespace views (a shallow copy), as the leases are.
+        self._fences: dict[str, int] = {}
 
     def close(self) -> None:
         """Close the HTTP connection pool, unless the caller passed its own ``requests.Session``."""
         if self._owns_http:
             self._http.close()
+
+    def lease(self, session_id: str, holder: str | None = None, ttl: int = 30, wait: float = 0) -> Lease:
+        """The lease of ``session_id``, as a context manager: acquired on enter, released on exit.
+
+        While it is held, this client's writes to the session carry its fencing token::
+
+            with repo.lease("user-1", wait=10) as lease:
+                ...  # only this process writes to user-1 now
+
+        Args:
+            session_id: The session (it need not exist: a snapshot session has no session record).
+            holder: Shown to others as the holder; defaults to ``hostname:pid``.
+            ttl: Seconds the lease lasts without a renewal; it is renewed every ``ttl / 3`` while held.
+            wait: Seconds to wait for another holder to let go before ``SessionBusyError``.
+        """
+        return Lease(self, session_id, holder, ttl, wait)
+
+    def lease_state(self, session_id: str) -> dict[str, Any]:
+        """Who holds the session's lease: ``{"held", "holder", "fence", "acquired_at", "expires_at", ...}``."""
+        state: dict[str, Any] = self._request("GET", _lease_path(session_id))
+        return state
 
     def _request(
         self,
@@ -254,24 +455,37 @@ class _BackendClient:
         accept: tuple[int, ...] = (200, 201, 204),
         object_hook: Callable[[dict[str, Any]], Any] | None = None,
         raw: bool = False,
+        fence_for: str | None = None,
+        timeout: float | None = None,
     ) -> Any:
         """Send one request, retrying transient failures, and map the status to a result or an exception.
 
         A 404 returns ``None`` when ``missing`` is None, else raises ``missing``. A 204 returns ``None``.
         A JSON body is parsed with ``object_hook`` (see ``json.loads``); with ``raw`` the accepted
         ``requests.Response`` itself is returned. ``data`` is sent as the body as is, ``headers`` are
-        added to the client's own.
+        added to the client's own. A write to session ``fence_for`` carries the fencing token of the
+        lease this client holds on it, if any. ``timeout`` replaces the client's for this request.
         """
         url = self.base_url + path
         # One request id for all attempts of this call.
         headers = {**self._headers, **(headers or {}), "X-Request-ID": uuid.uuid4().hex}
+        if fence_for is not None:
+            fence = self._fences.get(fence_for)
+            if fence is not None:
+                headers["X-Session-Fence"] = str(fence)
         attempts = 1 + (self.max_retries if retry else 0)
         for attempt in range(attempts):
             retried = attempt > 0
             wait = min(self.retry_backoff_max, self.retry_backoff * 2**attempt)
             try:
                 response = self._http.request(
-                    method, url, json=json, data=data, params=params, headers=headers, timeout=self.timeout
+                    method,
+                    url,
+                    json=json,
+                    data=data,
+                    params=params,
+                    headers=headers,
+                    timeout=self.timeout if timeout is None else timeout,
                 )
             except _TRANSIENT_ERRORS as exc:
                 failure: SessionRepositoryError = self._unavailable(
@@ -320,14 +534,22 @@ class _BackendClient:
         if status in (401, 403):
             message = f"{message}: pass api_key= or set SESSION_BACKEND_API_KEY to a key the backend accepts"
         cls = self._error_class(status, missing)
+        if status == 409 and detail.get("error") in _LEASE_ERRORS:
+            cls = self._lease_error_class(detail["error"])
         fields = detail.get("fields")
-        return cls(
+        error = cls(
             message,
             status_code=status,
             request_id=request_id,
             request=f"{method} {response.url}",
             fields=fields if isinstance(fields, dict) else None,
         )
+        error.detail = detail
+        return error
+
+    def _lease_error_class(self, name: str) -> type[SessionRepositoryError]:
+        """The class for the server's lease errors (``SessionBusyError``, ``LeaseLostError``)."""
+        return SessionBusyError if name == "SessionBusyError" else LeaseLostError
 
     def _error_class(self, status: int, missing: type[SessionRepositoryError] | None) -> type[SessionRepositoryError]:
         """The exception class for an error status; ``missing`` is the one for a 404."""
@@ -379,7 +601,8 @@ class SyncPostgreSQLSessionRepository(_BackendClient, SessionRepository):
     def create_session(self, session: Session, **kwargs: Any) -> Session:
         """Create a session; raises ``ConflictError`` if it exists."""
         body = _canonical(session.to_dict())
-        stored = self._create(_session_path(session.session_id), body, ("session_type",), SessionNotFoundError)
+        # Not fenced: the contract fences writes to an existing session, and this one has none yet.
+        stored = self._create(_session_path(session.session_id), body, ("session_type",), SessionNotFoundError, None)
         return Session.from_dict(stored)
 
     def read_session(self, session_id: str, **kwargs: Any) -> Session | None:
@@ -389,12 +612,14 @@ class SyncPostgreSQLSessionRepository(_BackendClient, SessionRepository):
 
     def update_session(self, session_id: str, data: dict[str, Any], **kwargs: Any) -> Session:
         """Update a session's fields (e.g. ``session_type``); raises ``SessionNotFoundError`` if missing."""
-        stored = self._request("PUT", _session_path(session_id), json=data, missing=SessionNotFoundError)
+        stored = self._request(
+            "PUT", _session_path(session_id), json=data, missing=SessionNotFoundError, fence_for=session_id
+        )
         return Session.from_dict(stored)
 
     def delete_session(self, session_id: str, **kwargs: Any) -> None:
         """Delete a session with its agents, messages and multi-agent state; ``SessionNotFoundError`` if missing."""
-        self._request("DELETE", _session_path(session_id), missing=SessionNotFoundError)
+        self._request("DELETE", _session_path(session_id), missing=SessionNotFoundError, fence_for=session_id)
 
     def list_sessions(self, limit: int | None = None, **kwargs: Any) -> list[Session]:
         """List sessions, newest first: all of them, or at most ``limit``."""
@@ -420,6 +645,7 @@ class SyncPostgreSQLSessionRepository(_BackendClient, SessionRepository):
             _canonical(_agent_body(session_agent)),
             ("state", "conversation_manager_state", "internal_state"),
             SessionNotFoundError,
+            session_id,
         )
 
     def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent | None:
@@ -432,11 +658,11 @@ class SyncPostgreSQLSessionRepository(_BackendClient, SessionRepository):
         body = _agent_body(session_agent)
         update = {key: body[key] for key in ("state", "conversation_manager_state", "internal_state")}
         path = _agent_path(session_id, session_agent.agent_id)
-        self._request("PUT", path, json=update, missing=AgentNotFoundError)
+        self._request("PUT", path, json=update, missing=AgentNotFoundError, fence_for=session_id)
 
     def delete_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> None:
         """Delete an agent and its messages; raises ``AgentNotFoundError`` if it does not exist."""
-        self._request("DELETE", _agent_path(session_id, agent_id), missing=AgentNotFoundError)
+        self._request("DELETE", _agent_path(session_id, agent_id), missing=AgentNotFoundError, fence_for=session_id)
 
     def list_agents(self, session_id: str, **kwargs: Any) -> list[SessionAgent]:
         """List the agents of a session; raises ``SessionNotFoundError`` if the session does not exist."""
@@ -448,7 +674,8 @@ class SyncPostgreSQLSessionRepository(_BackendClient, SessionRepository):
     def create_message(self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any) -> None:
         """Create a message; ``AgentNotFoundError`` without its agent, ``ConflictError`` if the id is taken."""
         path = _message_path(session_id, agent_id, session_message.message_id)
-        self._create(path, _canonical(session_message.to_dict()), ("message", "redact_message"), AgentNotFoundError)
+        body = _canonical(session_message.to_dict())
+        self._create(path, body, ("message", "redact_message"), AgentNotFoundError, session_id)
 
     def read_message(self, session_id: str, agent_id: str, message_id: int, **kwargs: Any) -> SessionMessage | None:
         """Read a message, or ``None`` if it does not exist."""
@@ -462,11 +689,12 @@ class SyncPostgreSQLSessionRepository(_BackendClient, SessionRepository):
         data = session_message.to_dict()
         path = _message_path(session_id, agent_id, session_message.message_id)
         body = {"message": data["message"], "redact_message": data["redact_message"]}
-        self._request("PUT", path, json=body, missing=MessageNotFoundError)
+        self._request("PUT", path, json=body, missing=MessageNotFoundError, fence_for=session_id)
 
     def delete_message(self, session_id: str, agent_id: str, message_id: int, **kwargs: Any) -> None:
         """Delete a message; raises ``MessageNotFoundError`` if it does not exist."""
-        self._request("DELETE", _message_path(session_id, agent_id, message_id), missing=MessageNotFoundError)
+        path = _message_path(session_id, agent_id, message_id)
+        self._request("DELETE", path, missing=MessageNotFoundError, fence_for=session_id)
 
     def list_messages(
         self, session_id: str, agent_id: str, limit: int | None = None, offset: int = 0, **kwargs: Any
@@ -493,7 +721,7 @@ class SyncPostgreSQLSessionRepository(_BackendClient, SessionRepository):
     def create_multi_agent(self, session_id: str, multi_agent: MultiAgentBase, **kwargs: Any) -> None:
         """Store ``multi_agent.serialize_state()``; ``SessionNotFoundError`` without the session, else conflict."""
         state = _canonical(multi_agent.serialize_state())
-        self._create(_multi_agent_path(session_id, multi_agent.id), state, None, SessionNotFoundError)
+        self._create(_multi_agent_path(session_id, multi_agent.id), state, None, SessionNotFoundError, session_id)
 
     def read_multi_agent(self, session_id: str, multi_agent_id: str, **kwargs: Any) -> dict[str, Any] | None:
         """Read a stored multi-agent state dict, or ``None`` if there is none."""
@@ -504,7 +732,8 @@ class SyncPostgreSQLSessionRepository(_BackendClient, SessionRepository):
     def update_multi_agent(self, session_id: str, multi_agent: MultiAgentBase, **kwargs: Any) -> None:
         """Replace the stored multi-agent state; raises ``SessionRepositoryError`` if none is stored."""
         path = _multi_agent_path(session_id, multi_agent.id)
-        self._request("PUT", path, json=multi_agent.serialize_state(), missing=SessionRepositoryError)
+        state = multi_agent.serialize_state()
+        self._request("PUT", path, json=state, missing=SessionRepositoryError, fence_for=session_id)
 
     # -- health ---------------------------------------------------------------------------------------
 
@@ -521,16 +750,24 @@ class SyncPostgreSQLSessionRepository(_BackendClient, SessionRepository):
     # -- HTTP -----------------------------------------------------------------------------------------
 
     def _create(
-        self, path: str, body: dict[str, Any], compare: tuple[str, ...] | None, missing: type[SessionRepositoryError]
+        self,
+        path: str,
+        body: dict[str, Any],
+        compare: tuple[str, ...] | None,
+        missing: type[SessionRepositoryError],
+        session_id: str | None,
     ) -> dict[str, Any]:
-        """POST the record whose path will be ``path`` to its collection; a 409 met only after a retry is
-        success when the record stored at ``path`` is what we sent."""
+        """POST the record whose path will be ``path`` to its collection (fenced for ``session_id``); a
+        409 met only after a retry is success when the record stored at ``path`` is what we sent."""
         collection = path.rpartition("/")[0]
         try:
-            created: dict[str, Any] = self._request("POST", collection, json=body, missing=missing)
+            created: dict[str, Any] = self._request(
+                "POST", collection, json=body, missing=missing, fence_for=session_id
+            )
             return created
         except ConflictError as exc:
-            if not exc.after_retry:
+            # A lost lease is never success: whatever the first attempt did, this writer is fenced off now.
+            if not exc.after_retry or isinstance(exc, LeaseLostError):
                 raise
             stored: dict[str, Any] | None = self._request("GET", path, missing=None)
             pick = (lambda d: d) if compare is None else (lambda d: {k: d.get(k) for k in compare})
@@ -559,6 +796,10 @@ class StorageAuthenticationError(StorageBackendError, AuthenticationError):
     """The backend rejected the API key (HTTP 401/403)."""
 
 
+class StorageLeaseLostError(StorageBackendError, LeaseLostError):
+    """A byte-store write carried a fencing token that is no longer its session's: refused, nothing changed."""
+
+
 class PreconditionFailedError(StorageBackendError):
     """A conditional write was refused (HTTP 412): the stored object is not the one ``if_match`` named,
     or ``if_none_match`` was asked and the key exists."""
@@ -585,6 +826,13 @@ def _storage_prefix(prefix: str) -> str:
     if ".." in normalized.split("/"):
         raise StorageError(f"Invalid storage prefix '{prefix}': '..' path segments are not allowed")
     return normalized
+
+
+def _key_scope(key: str) -> str:
+    """The session a normalised key belongs to, as the service fences it: the key's second segment when
+    it has two or more (Strands' snapshot keys are ``session/<id>/...``), else its first."""
+    segments = key.split("/")
+    return segments[1] if len(segments) >= 2 else segments[0]
 
 
 def _sha256(data: bytes) -> str:
@@ -671,7 +919,8 @@ class SessionBackendStorage(_BackendClient):
 
     async def delete(self, key: str) -> None:
         """Delete what is stored under ``key``; a no-op when nothing is (idempotent, safe to retry)."""
-        await asyncio.to_thread(self._request, "DELETE", _OBJECT_PATH, params={"key": self._key(key)})
+        full = self._key(key)
+        await asyncio.to_thread(self._request, "DELETE", _OBJECT_PATH, params={"key": full}, fence_for=_key_scope(full))
 
     async def list(self, query: str = "") -> builtins.list[str]:
         """Every key starting with the prefix ``query`` (all keys for ``""``), full and sorted.
@@ -725,7 +974,9 @@ class SessionBackendStorage(_BackendClient):
         if if_none_match:
             headers["If-None-Match"] = "*"
         try:
-            self._request("PUT", _OBJECT_PATH, params={"key": key}, data=data, headers=headers)
+            self._request(
+                "PUT", _OBJECT_PATH, params={"key": key}, data=data, headers=headers, fence_for=_key_scope(key)
+            )
         except PreconditionFailedError as exc:
             # The first attempt may have been applied and its answer lost: then the condition now
             # fails on our own write.
@@ -756,6 +1007,10 @@ class SessionBackendStorage(_BackendClient):
                 return keys
             params["start_after"] = page["next_start_after"]
 
+    def _lease_error_class(self, name: str) -> type[SessionRepositoryError]:
+        """A fenced-off write is a ``StorageError`` too, as every failure of the byte store is."""
+        return SessionBusyError if name == "SessionBusyError" else StorageLeaseLostError
+
     def _error_class(self, status: int, missing: type[SessionRepositoryError] | None) -> type[SessionRepositoryError]:
         """Every failure of the byte store is a ``StorageBackendError`` (so a Strands ``StorageError``)."""
         if status in (401, 403):
@@ -765,6 +1020,175 @@ class SessionBackendStorage(_BackendClient):
         if status in _TRANSIENT_STATUSES:
             return StorageUnavailableError
         return StorageBackendError
+
+
+# -- one writer per session: a Strands hook that leases the session for each invocation ------------------
+
+
+def _session_manager_of(agent: Any) -> Any:
+    """The agent's session manager (Strands keeps it as ``Agent._session_manager``)."""
+    manager = getattr(agent, "_session_manager", None)
+    if manager is None or not getattr(manager, "session_id", None):
+        raise ValueError(
+            "SessionLease needs an agent with a session manager (RepositorySessionManager or SnapshotSessionManager)"
+        )
+    return manager
+
+
+def _tool_use_ids(message: Any) -> list[str]:
+    """The ``toolUseId`` of each toolUse block of a message."""
+    return [block["toolUse"]["toolUseId"] for block in message.get("content", []) if "toolUse" in block]
+
+
+def _tool_result_ids(message: Any) -> list[str]:
+    """The ``toolUseId`` of each toolResult block of a message."""
+    return [block["toolResult"]["toolUseId"] for block in message.get("content", []) if "toolResult" in block]
+
+
+def _missing_tool_results(tool_use_ids: list[str]) -> Message:
+    """The user message Strands adds after a toolUse left without results (a crash mid-turn), built
+    as its ``generate_missing_tool_result_content`` builds it (that helper is private to Strands)."""
+    content: list[ContentBlock] = [
+        {"toolResult": {"toolUseId": tool_use_id, "status": "error", "content": [{"text": "Tool was interrupted."}]}}
+        for tool_use_id in tool_use_ids
+    ]
+    return {"role": "user", "content": content}
+
+
+class SessionLease(HookProvider):
+    """Makes every invocation of an agent exclusive on its session, across processes and machines::
+
+        agent = Agent(session_manager=RepositorySessionManager("user-1", repo), hooks=[SessionLease(repo)])
+
+    The lease is taken when the invocation starts (``BeforeInvocationEvent``) and given back when it
+    ends (``AfterInvocationEvent``, after the session manager's last save); while it is held, every write
+    ``client`` sends for the session carries the fencing token. A second invocation of the session waits
+    up to ``wait`` seconds, then raises ``SessionBusyError`` before it stores anything. For a
+    ``SnapshotSessionManager``, pass the ``SessionBackendStorage`` the manager writes through.
+
+    Strands may store a message before ``BeforeInvocationEvent``: the toolResult it adds when the stored
+    conversation ends with a toolUse (a turn that crashed). That write takes the lease too, first.
+
+    An agent loaded while someone else held the session, or before another holder's turn, is stale:
+    after taking the lease, the hook reloads it from the session (one read of the agent and its
+    messages, or of the snapshot) unless the fencing token shows nobody else held the session since
+    the agent was loaded. Use one ``SessionLease`` per agent.
+
+    Cost: two requests per invocation (acquire, release), one when the agent is built (the session's
+    token), and a renewal every ``ttl / 3`` seconds of a long invocation.
+    """
+
+    def __init__(self, client: _BackendClient, wait: float = 0, ttl: int = 30, holder: str | None = None) -> None:
+        """Lease through ``client`` (the repository or storage the agent's session manager uses).
+
+        Args:
+            client: A ``SyncPostgreSQLSessionRepository`` or ``SessionBackendStorage``.
+            wait: Seconds an invocation waits for another holder before ``SessionBusyError``.
+            ttl: Seconds the lease outlives a process that died holding it.
+            holder: The name others see as the holder; defaults to ``hostname:pid``.
+        """
+        self.client = client
+        self.wait = wait
+        self.ttl = ttl
+        self.holder = holder
+        self.lease: Lease | None = None  # held from the invocation's first write (or start) to its end
+        # The fence this agent's next lease gets if nobody else leases the session first; None when
+        # unknown (then the agent is reloaded after the lease is taken).
+        self._next_fence: int | None = None
+
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        """Register the lease's callbacks, ordered around the session manager's (which run at DEFAULT)."""
+        # Before the manager restores the agent: the token then tells later whether it went stale.
+        registry.add_callback(AgentInitializedEvent, self._on_initialized, order=HookOrder.SDK_FIRST)
+        # Before the manager stores a message: Strands' repair toolResult is added before the invocation starts.
+        registry.add_callback(MessageAddedEvent, self._on_message_added, order=HookOrder.SDK_FIRST)
+        registry.add_callback(BeforeInvocationEvent, self._on_before_invocation, order=HookOrder.SDK_FIRST)
+        # After the manager's last save of the invocation (it syncs the agent on this event).
+        registry.add_callback(AfterInvocationEvent, self._on_after_invocation, order=HookOrder.SDK_LAST)
+
+    def _on_initialized(self, event: AgentInitializedEvent) -> None:
+        """Note the session's token before the agent is restored from it."""
+        state = self.client.lease_state(_session_manager_of(event.agent).session_id)
+        self._next_fence = None if state.get("held") else int(state.get("fence") or 0) + 1
+
+    def release(self) -> None:
+        """Give the lease back now. The hook does this when an invocation ends; call it yourself when an
+        invocation failed in the session manager's last save (the hook's release, after it, did not run)."""
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            lease.release()
+            self._next_fence = None if lease.lost or lease.fence is None else lease.fence + 1
+
+    def _holding(self) -> bool:
+        """Whether a lease is held and still good; one the server took away (its renewal was refused) is dropped."""
+        if self.lease is not None and self.lease.lost:
+            self.release()
+            self._next_fence = None
+        return self.lease is not None
+
+    async def _on_message_added(self, event: MessageAddedEvent) -> None:
+        """Take the lease before a message added outside an invocation (the repair toolResult) is stored."""
+        if self._holding():
+            return
+        agent = event.agent
+        if not await self._acquire(agent):
+            return
+        # Someone else held the session since this agent was loaded: reload it. The repair still
+        # stands when the stored conversation ends with the same toolUse; else refuse before storing it.
+        await self._reload(agent)
+        if agent.messages and _tool_use_ids(agent.messages[-1]) == _tool_result_ids(event.message):
+            agent.messages.append(event.message)  # the manager stores it next, after the reloaded messages
+            return
+        await self._release()
+        self._next_fence = None
+        raise ConflictError(
+            f"session {_session_manager_of(agent).session_id} changed since this agent was loaded; "
+            "the agent was reloaded from it, invoke it again"
+        )
+
+    async def _on_before_invocation(self, event: BeforeInvocationEvent) -> None:
+        """Take the lease (unless a repair write took it already); reload the agent if it went stale."""
+        if self._holding():
+            return
+        agent = event.agent
+        if not await self._acquire(agent):
+            return
+        await self._reload(agent)
+        # The stored conversation may end with another holder's unanswered toolUse (it crashed): give
+        # it its results, as Strands does, before this invocation's input follows it.
+        if event.messages and agent.messages and _tool_use_ids(agent.messages[-1]):
+            await agent._append_messages(_missing_tool_results(_tool_use_ids(agent.messages[-1])))
+
+    async def _on_after_invocation(self, event: AfterInvocationEvent) -> None:
+        """Give the lease back once the invocation's writes are done."""
+        await self._release()
+
+    async def _acquire(self, agent: Any) -> bool:
+        """Take the lease (waiting up to ``wait``); whether the agent may be stale and needs a reload."""
+        lease = self.client.lease(_session_manager_of(agent).session_id, self.holder, self.ttl, self.wait)
+        try:
+            await asyncio.to_thread(lease.acquire)
+        except SessionBusyError:
+            self._next_fence = None  # the holder may be changing the session right now
+            raise
+        self.lease = lease
+        return self._next_fence is None or lease.fence != self._next_fence
+
+    async def _release(self) -> None:
+        """Release the lease, if held, off the event loop."""
+        await asyncio.to_thread(self.release)
+
+    async def _reload(self, agent: Any) -> None:
+        """Load the agent again from its session, as its session manager restores it."""
+        manager = _session_manager_of(agent)
+        if isinstance(manager, RepositorySessionManager):
+            # initialize() refuses an agent id it already tracks; forgetting it makes it restore again.
+            manager._latest_agent_message.pop(agent.agent_id, None)
+            await asyncio.to_thread(manager.initialize, agent)
+        elif isinstance(manager, SnapshotSessionManager):
+            await manager.restore_snapshot(agent)
+        else:
+            raise ValueError(f"SessionLease cannot reload an agent of {type(manager).__name__}")
 
 
 _OBJECT_PATH = "/api/v1/storage/object"
