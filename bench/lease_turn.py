@@ -60,7 +60,7 @@ def _turns(base_url: str, session_id: str, turns: int, leased: bool) -> dict[str
         stored = repo.list_messages(session_id, "assistant")
     expected = 2 * (WARM_UP_TURNS + turns)
     assert len(stored) == expected, f"{len(stored)} messages stored, expected {expected}"
-    return {**latency_summary(times[WARM_UP_TURNS:]), "requests_per_turn": counted / turns}
+    return {**latency_summary(times[WARM_UP_TURNS:]), "requests": counted, "requests_per_turn": counted / turns}
 
 
 def run(base_url: str, run_index: int, turns: int) -> dict[str, Any]:
@@ -71,6 +71,7 @@ def run(base_url: str, run_index: int, turns: int) -> dict[str, Any]:
     return {
         "unleased": unleased,
         "leased": leased,
-        "added_requests_per_turn": leased["requests_per_turn"] - unleased["requests_per_turn"],
+        # From the integer counts, so that exactly two reads 2.0, not 2.0000000000000004.
+        "added_requests_per_turn": (leased["requests"] - unleased["requests"]) / turns,
         "added_p50_ms": leased["p50_ms"] - unleased["p50_ms"],
     }
