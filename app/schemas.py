@@ -8,7 +8,18 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from . import storage_keys
 
@@ -518,7 +529,7 @@ class StorageSearch(RequestSchema):
         validate=validate.Length(1, 1000),
         metadata={
             "description": 'Words to find (PostgreSQL\'s websearch syntax: `"a phrase"`, `or`, `-not`); '
-            "every word must occur unless `or` says otherwise."
+            "every word must occur unless `or` says otherwise. A NUL character separates words, as a space does."
         },
     )
     prefix = StoragePrefix(load_default="")
@@ -528,6 +539,17 @@ class StorageSearch(RequestSchema):
     include_data = _JSONBoolean(
         load_default=False, metadata={"description": "Return each object's bytes, base64-encoded, in `data`."}
     )
+
+    @validates("query")
+    def valid_unicode(self, value: str, **kwargs: Any) -> None:
+        """Refuse unpaired surrogates, which no text (and so no word) can hold."""
+        if _SURROGATE.search(value):
+            raise ValidationError("must be valid Unicode: no unpaired surrogates")
+
+    @post_load
+    def nul_is_a_word_break(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """PostgreSQL text cannot hold NUL, and no stored word contains one: it can only separate words."""
+        return {**data, "query": data["query"].replace("\x00", " ")}
 
 
 class StorageObject(Schema):

@@ -220,6 +220,19 @@ def test_search_ranks_text_objects_and_respects_the_prefix(client):
     assert _search(client, "snow") == []
 
 
+def test_a_nul_in_a_search_query_separates_words(client):
+    put(client, "notes/weather", b"rain today")
+
+    assert [r["key"] for r in _search(client, "rain\x00today")] == ["notes/weather"]
+    assert _search(client, "\x00") == []
+
+
+def test_a_search_query_with_an_unpaired_surrogate_is_422(client):
+    response = client.post(SEARCH, json={"query": "rain \udb24"})
+
+    assert response.status_code == 422 and "query" in error_of(response)["fields"]
+
+
 # Values the service sends to PostgreSQL as text (UTF-8 without NUL) and ones just outside that path
 # (sent as bytea): each must come back byte for byte, whichever way it travelled.
 TEXT_PATH_VALUES = {
