@@ -467,6 +467,10 @@ class _StorageKeyField(fields.String):
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
+        # The limit is on the value as sent, as OpenAPI's maxLength says: the Length validator sees the
+        # normalised value, which runs of '/' can make shorter.
+        if len(text) > storage_keys.MAX_KEY_LENGTH:
+            raise ValidationError(f"Longer than maximum length {storage_keys.MAX_KEY_LENGTH}.")
         if _SURROGATE.search(text):
             raise ValidationError("must be valid Unicode: no unpaired surrogates")
         try:

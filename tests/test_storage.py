@@ -220,6 +220,18 @@ def test_search_ranks_text_objects_and_respects_the_prefix(client):
     assert _search(client, "snow") == []
 
 
+def test_a_prefix_or_key_longer_than_1024_characters_as_sent_is_422_even_if_shorter_once_normalised(client):
+    too_long = "////////" + "*" * 1017
+
+    search = client.post(SEARCH, json={"query": "x", "prefix": too_long})
+    listed = client.get("/api/v1/storage/keys", query_string={"prefix": too_long})
+    written = client.put("/api/v1/storage/object", query_string={"key": too_long}, data=b"x")
+
+    assert len(too_long) == 1025
+    for response, field in ((search, "prefix"), (listed, "prefix"), (written, "key")):
+        assert response.status_code == 422 and field in error_of(response)["fields"], response.get_json()
+
+
 def test_a_nul_in_a_search_query_separates_words(client):
     put(client, "notes/weather", b"rain today")
 
