@@ -1,4 +1,4 @@
-"""The ``session-backend`` command: ``init-db``, ``keys ...`` and ``run``, with ``--version``.
+"""The ``session-backend`` command: ``init-db``, ``keys ...``, ``history ...`` and ``run``, with ``--version``.
 
 A command's result goes to stdout and everything else (logs, notes, errors) to stderr, so scripts
 can capture the result: ``KEY=$(session-backend keys create --namespace team-a)``.
@@ -18,6 +18,7 @@ from flask.cli import ScriptInfo
 from psycopg2 import errors as pg_errors
 
 from . import logs
+from .history_cli import history_command
 from .keys import keys_command
 from .migrations import init_db_command
 from .version import VERSION
@@ -113,3 +114,4 @@ def run_command(host: str | None, port: int | None, gunicorn_args: tuple[str, ..
 
 cli.add_command(init_db_command)
 cli.add_command(keys_command)
+cli.add_command(history_command)

@@ -34,9 +34,16 @@ _CONSTRAINT_MESSAGES = {
     "storage_objects_pkey": "object already exists",
     # The acquire names it in ON CONFLICT too.
     "session_leases_pkey": "lease already exists",
+    # A rewind's id is new each time, and its archive follows its agent; listed for completeness.
+    "agent_rewinds_pkey": "rewind already exists",
+    "archived_messages_pkey": "message already archived",
+    "agent_rewinds_agent_fkey": "agent not found in this session",
+    "archived_messages_rewind_fkey": "rewind not found",
 }
 # Raised by fenced() (sql/migrations/functions.sql) when a write's fencing token is not the current one.
 FENCE_REFUSED = "SB409"
+# Raised by unleased() when another process holds the lease of a session whose history a request changes.
+LEASE_HELD = "SB423"
 
 
 class APIError(Exception):
@@ -147,17 +154,28 @@ def _from_integrity(exc: psycopg2.IntegrityError) -> APIError:
     return RequestValidationError("the request violates a database constraint")
 
 
-def _from_database(exc: psycopg2.DatabaseError) -> Response:
-    """A database error without a handler of its own: a refused fencing token, or unexpected."""
+def lease_error(exc: psycopg2.Error) -> APIError | None:
+    """The API error a lease check raised in the database (fenced, unleased), or None for any other."""
     if exc.pgcode == FENCE_REFUSED:
         current = getattr(exc.diag, "message_detail", None) or "0"
-        return error_response(
-            LeaseLostError(
-                "the session's lease has changed hands: this write's X-Session-Fence is not the current token",
-                fence=int(current),
-            )
+        return LeaseLostError(
+            "the session's lease has changed hands: this write's X-Session-Fence is not the current token",
+            fence=int(current),
         )
-    return _unexpected(exc)
+    if exc.pgcode == LEASE_HELD:
+        return SessionBusyError("another process holds the session's lease: send its X-Session-Fence, or wait")
+    return None
+
+
+def integrity_error(exc: psycopg2.IntegrityError) -> APIError:
+    """What a violated constraint means to the client: 409, 404 or 422 (see _CONSTRAINT_MESSAGES)."""
+    return _from_integrity(exc)
+
+
+def _from_database(exc: psycopg2.DatabaseError) -> Response:
+    """A database error without a handler of its own: a lease check's refusal, or unexpected."""
+    refused = lease_error(exc)
+    return _unexpected(exc) if refused is None else error_response(refused)
 
 
 def _unavailable(exc: Exception) -> Response:

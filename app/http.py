@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from flask import Flask, Response, current_app, g, request
@@ -29,6 +29,7 @@ _PATH_RULES = {
     "multi_agent_id": is_identifier,
     "message_id": is_message_id,
     "lease_id": is_uuid,
+    "rewind_id": is_uuid,
 }
 # A percent-encoded '/' or '\' in the raw request line: the WSGI server decodes it before routing.
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
@@ -65,9 +66,14 @@ def found(body: str | None, what: str) -> str:
         psycopg2.errors.InvalidAuthorizationSpecification: for any other (answered 401).
     """
     if body is None:
-        auth.verify_caller()
-        raise NotFoundError(f"{what} not found")
+        not_found(what)
     return body
+
+
+def not_found(what: str) -> NoReturn:
+    """Raise NotFoundError naming ``what``, after checking the caller's key (a bad key is a 401, not a 404)."""
+    auth.verify_caller()
+    raise NotFoundError(f"{what} not found")
 
 
 def session_writer() -> dict[str, Any]:

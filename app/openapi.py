@@ -16,7 +16,7 @@ from flasgger import Swagger
 from flask import Blueprint, Flask, redirect, render_template, send_from_directory, url_for
 from werkzeug.wrappers import Response
 
-from . import lease_schemas, schemas
+from . import history_schemas, lease_schemas, schemas
 from .blueprints import API_NAMES
 from .http import FENCE_HEADER, FENCE_PATTERN
 from .version import VERSION
@@ -43,6 +43,7 @@ _SCHEMAS = (
     "HealthStatus",
 )
 _LEASE_SCHEMAS = ("LeaseAcquire", "LeaseRenew", "Lease", "LeaseState", "LeaseHolder", "SessionDetail")
+_HISTORY_SCHEMAS = ("RewindRequest", "Rewind", "RewindList", "ForkRequest")
 TITLE = "session-backend API"
 _INTRODUCTION = f"""\
 Session storage for [Strands Agents](https://strandsagents.com) on PostgreSQL: sessions, their
@@ -69,6 +70,7 @@ _TAGS = (
     ("messages", "The conversation of one agent, numbered by `message_id`."),
     ("multi-agents", "Swarm and Graph state, stored whole as `MultiAgentBase.serialize_state()` returns it."),
     ("leases", "One writer per session: a lease with a fencing token that every write may carry."),
+    ("history", "Rewind an agent's conversation (and undo it), fork a session."),
     (
         "storage",
         "A byte store for Strands' `Storage` protocol (snapshots, the stash, memory files): objects under keys.",
@@ -114,14 +116,14 @@ _PATH_EXAMPLES = {"session_id": "user-123", "agent_id": "my-agent", "message_id"
 
 
 def _path_parameter(name: str) -> dict[str, Any]:
-    if name == "lease_id":
+    if name in _UUID_PARAMETERS:
         return {
             "in": "path",
             "name": name,
             "required": True,
-            "description": "The `lease_id` the acquire answered.",
+            "description": _UUID_PARAMETERS[name],
             "schema": {"type": "string", "format": "uuid", "pattern": schemas.UUID_PATTERN},
-            "example": "9b2f4c1e-7d3a-4e8b-a1c6-0f5d2e9b8a47",
+            "example": _UUID_EXAMPLES[name],
         }
     if name == "message_id":
         schema = {"type": "integer", "minimum": 0, "maximum": schemas.MAX_MESSAGE_ID}
@@ -141,6 +143,14 @@ def _path_parameter(name: str) -> dict[str, Any]:
     return parameter
 
 
+_UUID_PARAMETERS = {
+    "lease_id": "The `lease_id` the acquire answered.",
+    "rewind_id": "The `rewind_id` the rewind answered.",
+}
+_UUID_EXAMPLES = {
+    "lease_id": "9b2f4c1e-7d3a-4e8b-a1c6-0f5d2e9b8a47",
+    "rewind_id": "4d7e2a9c-1b3f-4e6a-8c5d-2f9e0b7a6c13",
+}
 _FENCE_PARAMETER = {
     "in": "header",
     "name": FENCE_HEADER,
@@ -201,6 +211,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
         spec.components.schema(name, schema=getattr(schemas, name))
     for name in _LEASE_SCHEMAS:
         spec.components.schema(name, schema=getattr(lease_schemas, name))
+    for name in _HISTORY_SCHEMAS:
+        spec.components.schema(name, schema=getattr(history_schemas, name))
     for name, description in _TAGS:
         spec.tag({"name": name, "description": description})
     spec.components.security_scheme(

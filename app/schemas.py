@@ -386,6 +386,7 @@ class PathParams(RequestSchema):
     multi_agent_id = Identifier()
     message_id = MessageId(strict=False)
     lease_id = fields.String(validate=validate.Regexp(UUID_PATTERN, error="must be a lease id (a UUID)"))
+    rewind_id = fields.String(validate=validate.Regexp(UUID_PATTERN, error="must be a rewind id (a UUID)"))
 
 
 class ErrorDetail(Schema):

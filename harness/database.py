@@ -10,6 +10,8 @@ from app import migrations
 # Every table of stored data, children first; what a test starts without (api_keys too, so a test
 # runs unauthenticated unless it creates keys).
 TABLES = (
+    "archived_messages",
+    "agent_rewinds",
     "session_leases",
     "storage_objects",
     "multi_agents",

@@ -27,6 +27,15 @@ FAN_OUT = {
 # an INSERT ... SELECT from a CTE by pulling the row to the coordinator and copying it to the shard.
 # Still one statement and one client round trip; one more step between the nodes (see the README).
 PULLED = {"write_object": "the byte store's write binds the value once, in a CTE"}
+# A fork copies a session's rows under another session id, which lives on another shard: Citus runs such
+# an INSERT ... SELECT through the coordinator. One statement per table, in one transaction.
+FORK = {
+    "fork_session": "the session's row, copied under the new id",
+    "fork_agents": "its agents",
+    "fork_messages": "their messages",
+    "fork_multi_agents": "its multi-agent state",
+    "fork_storage_objects": "its snapshots and stash, under the new id's scope",
+}
 # Key management, health and migrations: api_keys is a reference table (a read is one task on one
 # node; a write goes to every node), schema_migrations a table on the coordinator.
 SERVICE = {
@@ -95,6 +104,12 @@ SAMPLE = {
     "lease_id": "00000000-0000-4000-8000-000000000000",
     "holder": "routing-sample-holder",
     "ttl_seconds": 30,
+    # History (issue 15): a rewind, a fork.
+    "rewind_id": "00000000-0000-4000-8000-000000000001",
+    "new_session_id": "routing-sample-fork",
+    "new_scope": b"routing-sample-fork",
+    "prefixes": [b"session/" + SESSION.encode() + b"/"],
+    "new_prefixes": [b"session/routing-sample-fork/"],
 }
 
 _TASKS = re.compile(r"Task Count: (\d+)")
@@ -139,10 +154,10 @@ def _plan(url: str, name: str) -> str:
 
 
 def test_the_lists_name_only_queries_that_exist() -> None:
-    assert (set(FAN_OUT) | set(PULLED) | SERVICE) - set(_session_queries()) == set()
+    assert (set(FAN_OUT) | set(PULLED) | set(FORK) | SERVICE) - set(_session_queries()) == set()
 
 
-@pytest.mark.parametrize("name", [n for n in _session_queries() if n not in {*FAN_OUT, *PULLED, *SERVICE}])
+@pytest.mark.parametrize("name", [n for n in _session_queries() if n not in {*FAN_OUT, *PULLED, *FORK, *SERVICE}])
 def test_a_session_query_is_routed_to_one_shard(coordinator: str, name: str) -> None:
     plan = _plan(coordinator, name)
 

@@ -25,12 +25,15 @@ OBJECT = "/api/v1/storage/object"
 # team-a's records (see a_owns_everything) that fill the path of every request.
 # The lease id is pinned (a_owns_everything sets it), so a path can name team-a's lease.
 LEASE_ID = "0b0e5f0e-4a1c-4c4e-9d5e-6f1a2b3c4d5e"
+# Likewise team-a's rewind of agent a (a_owns_everything makes one).
+REWIND_ID = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 PATH_ARGUMENTS = {
     "session_id": "s",
     "agent_id": "a",
     "message_id": "0",
     "multi_agent_id": "swarm",
     "lease_id": LEASE_ID,
+    "rewind_id": REWIND_ID,
 }
 # A valid body for each API endpoint, None for one that takes none. Creating reuses team-a's ids:
 # a 409 where an empty store answers 404 would tell team-b that team-a holds the id.
@@ -44,6 +47,11 @@ BODIES: dict[str, dict[str, Any] | None] = {
     "leases.get_lease": None,
     "leases.renew_lease": {"ttl_seconds": 60},
     "leases.release_lease": None,
+    "history.rewind_agent": {"message_id": 0},
+    "history.list_rewinds": None,
+    "history.undo_rewind": None,
+    "history.purge_rewind": None,
+    "history.fork_session": {"session_id": "s-fork"},
     "agents.create_agent": {"agent_id": "a", "state": {}, "conversation_manager_state": {}},
     "agents.list_agents": None,
     "agents.get_agent": None,
@@ -78,9 +86,11 @@ RESOURCE_TABLES = {
     "multi_agents": "multi_agent_id",
     "storage_objects": "key",
     "session_leases": "session_id",
+    "agent_rewinds": "rewind_id",
+    "archived_messages": "message_id",
 }
 # What differs between two equal answers: the request's id and the clock.
-_NOISE = {"request_id", "created_at", "updated_at", "lease_id", "acquired_at", "expires_at"}
+_NOISE = {"request_id", "created_at", "updated_at", "lease_id", "acquired_at", "expires_at", "rewind_id", "rewound_at"}
 
 
 def api_requests() -> list[tuple[str, str, str]]:
@@ -141,6 +151,17 @@ def a_owns_everything(client: FlaskClient, keys, database_url: str) -> tuple[dic
     assert client.post(f"{SESSIONS}/s/multi-agents", json=STATE, headers=a).status_code == 201
     stored = client.put(OBJECT, query_string=QUERIES["storage.read_object"], data=b"a's secret", headers=a)
     assert stored.status_code == 201
+    # A rewind that archived message 1 (put there for it), its id pinned as the lease's is.
+    message = {"message_id": 1, "message": {"role": "assistant", "content": [{"text": "a's answer"}]}}
+    assert client.post(message_url("s", "a"), json=message, headers=a).status_code == 201
+    assert client.post(f"{agent_url('s', 'a')}/rewind", json={"message_id": 1}, headers=a).status_code == 201
+    execute(
+        database_url,
+        "INSERT INTO agent_rewinds SELECT namespace, session_id, agent_id, %(id)s, message_id,"
+        " conversation_manager_state, rewound_at FROM agent_rewinds;"
+        " UPDATE archived_messages SET rewind_id = %(id)s; DELETE FROM agent_rewinds WHERE rewind_id <> %(id)s",
+        {"id": REWIND_ID},
+    )
     assert client.post(f"{SESSIONS}/s/lease", json={"holder": "team-a"}, headers=a).status_code == 201
     execute(database_url, "UPDATE session_leases SET lease_id = %s", (LEASE_ID,))
     return a, b

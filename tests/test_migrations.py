@@ -45,7 +45,7 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
         ' VALUES (\'old-session\', \'swarm\', \'{"id": "swarm", "status": "completed"}\')',
     )
 
-    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004", "0005", "0006"]
+    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004", "0005", "0006", "0008"]
     assert migrations.apply_schema(url) == []
 
     app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
@@ -81,6 +81,7 @@ def test_init_db_command_reports_what_it_applied(first_schema_database):
         ("0004",),
         ("0005",),
         ("0006",),
+        ("0008",),
     ]
 
 

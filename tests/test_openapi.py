@@ -69,6 +69,11 @@ OPERATION_IDS = {
     ("/api/v1/sessions/{session_id}/lease", "get"): "getLease",
     ("/api/v1/sessions/{session_id}/lease/{lease_id}", "put"): "renewLease",
     ("/api/v1/sessions/{session_id}/lease/{lease_id}", "delete"): "releaseLease",
+    ("/api/v1/sessions/{session_id}/agents/{agent_id}/rewind", "post"): "rewindAgent",
+    ("/api/v1/sessions/{session_id}/agents/{agent_id}/rewinds", "get"): "listRewinds",
+    ("/api/v1/sessions/{session_id}/agents/{agent_id}/rewinds/{rewind_id}/undo", "post"): "undoRewind",
+    ("/api/v1/sessions/{session_id}/agents/{agent_id}/rewinds/{rewind_id}", "delete"): "purgeRewind",
+    ("/api/v1/sessions/{session_id}/fork", "post"): "forkSession",
     ("/api/v1/sessions/{session_id}/agents", "post"): "createAgent",
     ("/api/v1/sessions/{session_id}/agents", "get"): "listAgents",
     ("/api/v1/sessions/{session_id}/agents/{agent_id}", "get"): "getAgent",
@@ -129,8 +134,16 @@ def test_health_endpoints_need_no_key_and_the_api_does(client):
 
 # Where an example's answer is not 201 for a POST and 200 for a PUT: the byte store's write creates
 # (a PUT with a client-chosen key), and its search (a POST for its JSON body) creates nothing. Renewing
-# the example's lease id, which no acquire answered, is refused as a lease that changed hands.
-EXAMPLE_STATUS = {"writeStorageObject": 201, "searchStorage": 200, "renewLease": 409}
+# the example's lease id, which no acquire answered, is refused as a lease that changed hands. The
+# acquire's example holds the session's lease when the rewind's and the fork's come: they are refused
+# as busy, as a change of history by anyone but the holder is.
+EXAMPLE_STATUS = {
+    "writeStorageObject": 201,
+    "searchStorage": 200,
+    "renewLease": 409,
+    "rewindAgent": 409,
+    "forkSession": 409,
+}
 
 
 def test_request_body_examples_are_accepted_by_the_service(client):
@@ -142,10 +155,13 @@ def test_request_body_examples_are_accepted_by_the_service(client):
         "message_id": "0",
         "multi_agent_id": "research",
         "lease_id": "9b2f4c1e-7d3a-4e8b-a1c6-0f5d2e9b8a47",
+        "rewind_id": "4d7e2a9c-1b3f-4e6a-8c5d-2f9e0b7a6c13",
     }
     # In the order a client would send them, so each example's parents exist.
     for path, method in [(p, m) for m in ("post", "put") for (p, mm) in OPERATION_IDS if mm == m]:
         operation = operations[(path, method)]
+        if "requestBody" not in operation:  # e.g. undoing a rewind: nothing to give an example of
+            continue
         content = operation["requestBody"]["content"]
         url = re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], path)
         # A required query parameter (the byte store's key) is sent with its documented example.
@@ -206,7 +222,8 @@ def keep_the_rules_stated_in_words(case) -> None:
 
     The spec's descriptions state them, and the service answers 422 to a request that breaks one:
     a non-zero `offset` is not given with `page`; `limit` and `page_size` (two names of one
-    setting) agree; a multi-agent update's body `id` is the path's `multi_agent_id`. Requests
+    setting) agree; a multi-agent update's body `id` is the path's `multi_agent_id`; a fork's
+    `message_id` comes with an `agent_id`. Requests
     generated to be invalid are left as they are.
     """
     if case.meta is None or not case.meta.generation.mode.is_positive:
@@ -218,6 +235,8 @@ def keep_the_rules_stated_in_words(case) -> None:
         del query["page_size"]  # deleted, not set: the coverage phase keeps typed values aside for its checks
     if case.path.startswith("/api/v1/storage/"):
         _keep_the_storage_rules(case, query)
+    if case.path.endswith("/fork") and isinstance(case.body, dict) and "agent_id" not in case.body:
+        case.body.pop("message_id", None)  # a message id is one agent's: it comes with agent_id
     if case.method == "PUT" and case.path.endswith("{multi_agent_id}") and isinstance(case.body, dict):
         # Path values arrive percent-encoded; the coverage phase also keeps the typed ones aside.
         typed = case.meta.raw_containers.get(ParameterLocation.PATH)

@@ -164,6 +164,7 @@ def test_every_api_endpoint_without_a_query_refuses_one_and_changes_nothing(app,
         "message_id": 0,
         "multi_agent_id": "m",
         "lease_id": "00000000-0000-4000-8000-000000000000",
+        "rewind_id": "00000000-0000-4000-8000-000000000000",
     }
     tried = 0
     for rule in app.url_map.iter_rules():

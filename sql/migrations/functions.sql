@@ -86,7 +86,8 @@ $$;
 -- The namespace every query of a request is scoped to, checked inside that query so a request
 -- costs one round trip. key_hash is the SHA-256 (hex) of the key the caller sent, or NULL;
 -- keyless says what a request without a key gets: 'open' (AUTH_DISABLED: the default namespace),
--- 'until-first-key' (development: the default namespace while keys_required() is false) or 'refused'.
+-- 'until-first-key' (development: the default namespace while keys_required() is false) or 'refused';
+-- 'command:<namespace>' is the service's own command line acting in that namespace.
 -- Raises SQLSTATE 28000, which the service answers with 401. Only hashes are compared, so the
 -- comparison's timing tells an attacker nothing about a key.
 --
@@ -104,6 +105,11 @@ BEGIN
     IF key_hash IS NULL THEN
         IF keyless = 'open' OR (keyless = 'until-first-key' AND keys_optional) THEN
             RETURN 'default';
+        END IF;
+        -- A command of the service itself (the CLI's rewind and fork), acting in the namespace it names;
+        -- requests never get this mode (app/auth.py sets keyless from the service's configuration).
+        IF keyless LIKE 'command:%' THEN
+            RETURN substr(keyless, 9);
         END IF;
     ELSIF key_namespace IS NOT NULL THEN
         RETURN key_namespace;
@@ -236,6 +242,36 @@ BEGIN
     IF fence <> current THEN
         RAISE EXCEPTION 'the session''s lease has changed hands: fencing token % is not the current one', fence
             USING ERRCODE = 'SB409', DETAIL = current::text;
+    END IF;
+    RETURN namespace;
+END
+$$;
+
+-- When the session's lease ends (NULL: nobody holds it), read as current_fence reads the token.
+CREATE OR REPLACE FUNCTION lease_expiry(namespace text, session_id text) RETURNS timestamptz
+    LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(lease_lock_key(namespace, session_id));
+    RETURN (SELECT l.expires_at FROM session_leases AS l
+            WHERE l.namespace = lease_expiry.namespace AND l.session_id = lease_expiry.session_id);
+END
+$$;
+
+-- The namespace a change of a session's history goes to (rewind, undo, fork), once the session's lease
+-- allows it. Stricter than fenced(): a plain write without a token goes ahead, but taking messages
+-- away while another process holds the lease would pull the conversation from under its turn. So
+-- without a token, a session whose lease someone holds is busy (SQLSTATE SB423, answered 409
+-- SessionBusyError); with one, it must be the current token (SB409, as for fenced()).
+CREATE OR REPLACE FUNCTION unleased(namespace text, session_id text, fence bigint) RETURNS text
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF fence IS NOT NULL THEN
+        RETURN fenced(namespace, session_id, fence);
+    END IF;
+    IF lease_expiry(namespace, session_id) > now() THEN
+        RAISE EXCEPTION 'another process holds the session''s lease' USING ERRCODE = 'SB423';
     END IF;
     RETURN namespace;
 END
