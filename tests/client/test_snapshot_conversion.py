@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -25,6 +29,8 @@ from strands.storage import InMemoryStorage
 from strands.types.exceptions import ContextWindowOverflowException
 from strands.types.session import SessionMessage
 
+from app.auth import fingerprint
+from harness.database import execute
 from postgresql_session_repository import (
     AgentNotFoundError,
     ConflictError,
@@ -268,3 +274,55 @@ def test_the_snapshot_is_what_strands_writes_for_the_restored_agent(repo, storag
                 message.pop("tracking_id", None)
     assert ours == theirs
     assert list(ours["data"]) == list(theirs["data"])  # and in the same order
+
+
+# -- the command line ---------------------------------------------------------------------------------------
+
+
+def convert_command(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``session-backend convert-to-snapshots ARGS`` as an operator runs it, on the test database."""
+    command = str(Path(sys.executable).parent / "session-backend")
+    env = {name: value for name, value in os.environ.items() if name not in ("EMBEDDED_PGDATA", "API_KEYS")}
+    env["DATABASE_URL"] = database_url
+    return subprocess.run(
+        [command, "convert-to-snapshots", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_command_converts_every_agent_of_a_session_in_a_namespace(database_url, api_key, repo, storage, sid):
+    namespace = execute(database_url, "SELECT namespace FROM api_keys WHERE key_id = %s", (fingerprint(api_key)[0],))
+    namespace = namespace[0][0]
+    windowed_conversation(repo, sid)
+    helper = Agent(
+        model=ScriptedModel(["helping"]),
+        agent_id="helper",
+        callback_handler=None,
+        session_manager=RepositorySessionManager(session_id=sid, session_repository=repo),
+    )
+    helper("help me")
+    args = ("--session", sid, "--namespace", namespace)
+
+    converted = convert_command(database_url, *args)
+
+    assert converted.returncode == 0, converted.stderr
+    lines = converted.stdout.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["created", latest_key(sid)],
+        ["created", latest_key(sid, "helper")],
+    ]
+    assert snapshot_agent(storage, sid).messages == log_agent(repo, sid).messages
+    stored = asyncio.run(storage.read(latest_key(sid)))
+
+    again = convert_command(database_url, *args, "--agent", AGENT)
+    assert again.returncode == 1 and again.stdout == ""
+    assert "refused assistant" in again.stderr and "--overwrite" in again.stderr
+    assert asyncio.run(storage.read(latest_key(sid))) == stored
+
+    replaced = convert_command(database_url, *args, "--agent", AGENT, "--overwrite")
+    assert replaced.returncode == 0 and replaced.stdout.startswith(f"replaced {latest_key(sid)}")
+
+    # Another namespace holds no such session: nothing is written there or here.
+    elsewhere = convert_command(database_url, "--session", sid, "--namespace", "default")
+    assert elsewhere.returncode == 1 and "not found" in elsewhere.stderr
+    missing_agent = convert_command(database_url, *args, "--agent", "nobody")
+    assert missing_agent.returncode == 1 and "'nobody' not found" in missing_agent.stderr
