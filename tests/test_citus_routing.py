@@ -26,7 +26,10 @@ FAN_OUT = {
 # Routed to one shard, but through the coordinator: the value is bound once, in a CTE, and Citus runs
 # an INSERT ... SELECT from a CTE by pulling the row to the coordinator and copying it to the shard.
 # Still one statement and one client round trip; one more step between the nodes (see the README).
-PULLED = {"write_object": "the byte store's write binds the value once, in a CTE"}
+PULLED = {
+    "write_object": "the byte store's write binds the value once, in a CTE",
+    "write_snapshot_in": "convert-to-snapshots writes as write_object does, for the namespace it is given",
+}
 # Key management, health and migrations: api_keys is a reference table (a read is one task on one
 # node; a write goes to every node), schema_migrations a table on the coordinator.
 SERVICE = {
