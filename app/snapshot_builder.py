@@ -5,8 +5,8 @@ repeats, over the stored JSON, the three steps Strands would take: ``RepositoryS
 restores the agent (state, conversation-manager state, internal state, and the messages after the
 conversation manager's ``removed_message_count``, behind the summary a ``SummarizingConversationManager``
 kept, with broken toolUse/toolResult pairs repaired), ``Agent.take_snapshot(preset="session")`` captures
-it, and ``_serialize_snapshot`` writes it as UTF-8 JSON. tests/test_snapshot_builder.py holds the result to
-what Strands itself writes for the same conversations.
+it, and ``_serialize_snapshot`` writes it as UTF-8 JSON. tests/client/test_snapshot_conversion.py holds the
+result to what Strands itself writes for the same conversations.
 
 One field is left out on purpose: ``system_prompt``. A message log never stored it, and a snapshot's
 ``system_prompt`` replaces the prompt the restored agent was built with (``None`` would erase it); a
@@ -100,6 +100,8 @@ def from_message_log(agent_json: str, messages_json: str) -> tuple[bytes, dict[s
         UnrestorableAgentError: Strands could not restore the agent from its log.
     """
     agent = json.loads(agent_json)
+    if not all(isinstance(agent[field], dict) for field in ("state", "conversation_manager_state", "internal_state")):
+        raise UnrestorableAgentError("the agent's state, conversation_manager_state and internal_state must be objects")
     # Checked before the messages are used: the query skipped none for a count that is no integer.
     removed = removed_message_count(agent["conversation_manager_state"])
     snapshot = build_snapshot(agent, json.loads(messages_json))

@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from .config import NAMESPACE_PATTERN
 from .db import get_db, queries
 from .errors import ConflictError
+from .schemas import IDENTIFIER_RULE, is_identifier
 from .snapshot_builder import from_message_log, snapshot_key
 from .snapshots import SNAPSHOT_EXISTS
 from .storage import stored_value
@@ -24,6 +25,12 @@ from .storage_keys import scope_of
 def _namespace(ctx: click.Context, param: click.Parameter, value: str) -> str:
     if not NAMESPACE_PATTERN.match(value):
         raise click.BadParameter("use 1-64 letters, digits, '.', '_' or '-'")
+    return value
+
+
+def _identifier(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not is_identifier(value):
+        raise click.BadParameter(IDENTIFIER_RULE)
     return value
 
 
@@ -49,14 +56,18 @@ def convert_agent(namespace: str, session_id: str, agent_id: str, overwrite: boo
         overwrite=overwrite,
     )
     if written is None:
-        raise ConflictError(SNAPSHOT_EXISTS.replace("send overwrite true", "use --overwrite"))
+        raise ConflictError(f"{SNAPSHOT_EXISTS}: use --overwrite to replace it")
     verb = "created" if written[3] else "replaced"
     return f"{verb} {key} ({facts['messages']} messages, {facts['removed_message_count']} removed before them)"
 
 
 @click.command("convert-to-snapshots")
-@click.option("--session", "session_id", required=True, help="The session whose agents to convert.")
-@click.option("--agent", "agent_id", help="Only this agent (default: every agent of the session).")
+@click.option(
+    "--session", "session_id", required=True, callback=_identifier, help="The session whose agents to convert."
+)
+@click.option(
+    "--agent", "agent_id", callback=_identifier, help="Only this agent (default: every agent of the session)."
+)
 @click.option("--namespace", default="default", show_default=True, callback=_namespace, help="The session's namespace.")
 @click.option("--overwrite", is_flag=True, help="Replace a snapshot_latest the agent has (otherwise it is refused).")
 @with_appcontext

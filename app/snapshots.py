@@ -17,7 +17,7 @@ from .storage_keys import scope_of
 bp = Blueprint("snapshots", __name__, url_prefix="/api/v1/sessions/<session_id>/agents/<agent_id>/snapshot")
 # Built once: constructing a marshmallow schema costs more than loading a small body.
 CONVERT_SCHEMA = snapshot_schemas.SnapshotConvert()
-SNAPSHOT_EXISTS = "the agent already has a snapshot_latest: send overwrite true to replace it"
+SNAPSHOT_EXISTS = "the agent already has a snapshot_latest"
 
 
 @bp.post("")
@@ -76,7 +76,7 @@ def convert_to_snapshot(session_id: str, agent_id: str) -> Response:
         overwrite=overwrite,
     )
     if written is None:
-        raise ConflictError(SNAPSHOT_EXISTS)
+        raise ConflictError(f"{SNAPSHOT_EXISTS}: send overwrite true to replace it")
     sha256, size, updated_at, created = written
     body = {"key": key, "size": size, "sha256": sha256, "updated_at": updated_at, **facts}
     response = json_response(json.dumps(body, ensure_ascii=False), 201 if created else 200)

@@ -326,3 +326,5 @@ def test_the_command_converts_every_agent_of_a_session_in_a_namespace(database_u
     assert elsewhere.returncode == 1 and "not found" in elsewhere.stderr
     missing_agent = convert_command(database_url, *args, "--agent", "nobody")
     assert missing_agent.returncode == 1 and "'nobody' not found" in missing_agent.stderr
+    not_an_id = convert_command(database_url, *args, "--agent", "../x")
+    assert not_an_id.returncode == 2 and "no `/`" in not_an_id.stderr
