@@ -87,3 +87,9 @@ def test_from_message_log_reads_the_query_row_and_tells_what_it_wrote():
 
     assert facts == {"messages": 2, "removed_message_count": 2}
     assert "é" in data.decode("utf-8")  # UTF-8, not \\u escapes, as Strands writes it
+
+
+@pytest.mark.parametrize("field", ["state", "conversation_manager_state", "internal_state"])
+def test_a_stored_field_that_is_no_object_is_refused(field):
+    with pytest.raises(UnrestorableAgentError):
+        from_message_log(json.dumps({**agent(), field: []}), "[]")
