@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import agents, health, history_api, leases, messages, multi_agents, sessions, storage
+from . import agents, health, history_api, leases, messages, multi_agents, sessions, snapshots, storage
 
 # The probes first, then the resources under /api/, each a module with a blueprint `bp`.
 API: tuple[Blueprint, ...] = (
@@ -14,6 +14,7 @@ API: tuple[Blueprint, ...] = (
     leases.bp,
     agents.bp,
     messages.bp,
+    snapshots.bp,
     multi_agents.bp,
     history_api.bp,
     storage.bp,

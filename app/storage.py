@@ -49,7 +49,7 @@ def _text_path(conn: psycopg2.extensions.connection) -> bool:
     return conn.encoding == "UTF8" and conn.info.parameter_status("server_encoding") == "UTF8"
 
 
-def _value(conn: psycopg2.extensions.connection, data: bytes) -> dict[str, Any]:
+def stored_value(conn: psycopg2.extensions.connection, data: bytes) -> dict[str, Any]:
     """The value as the write queries take it: ``body`` (text) when it is UTF-8 without NUL, else ``data``.
 
     psycopg2 sends bytea hex-escaped, a literal twice the value's size; text goes as itself. On a
@@ -73,7 +73,7 @@ def _write(located: dict[str, Any], data: bytes) -> tuple[str, int, str, bool] |
     if if_none_match is not None and not request.if_none_match.star_tag:
         raise RequestValidationError("request failed validation", fields={"If-None-Match": ["only * is supported"]})
     conn = get_db()
-    value = _value(conn, data)
+    value = stored_value(conn, data)
     if if_none_match is not None:
         row = queries.write_object(conn, **located, **value, overwrite=False)
     elif if_match is not None:

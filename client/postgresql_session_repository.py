@@ -716,6 +716,21 @@ class SyncPostgreSQLSessionRepository(_BackendClient, SessionRepository):
             params = {**_PAGE_QUERY, "after": page["next_after"]}
         return messages
 
+    def convert_to_snapshot(self, session_id: str, agent_id: str, *, overwrite: bool = False) -> dict[str, Any]:
+        """Write the ``snapshot_latest`` Strands' ``SnapshotSessionManager`` would have written for a message-log
+        agent, from its stored log (not part of Strands' ``SessionRepository``); the log stays as it is.
+
+        Answers ``{"key", "size", "sha256", "updated_at", "messages", "removed_message_count"}``. Raises
+        ``AgentNotFoundError`` without the agent, and ``ConflictError`` when it has a snapshot already (unless
+        ``overwrite``) or a stored state Strands could not restore.
+        """
+        path = f"{_agent_path(session_id, agent_id)}/snapshot"
+        body = {"overwrite": overwrite}
+        result: dict[str, Any] = self._request(
+            "POST", path, json=body, missing=AgentNotFoundError, fence_for=session_id
+        )
+        return result
+
     # -- multi-agent state ----------------------------------------------------------------------------
 
     def create_multi_agent(self, session_id: str, multi_agent: MultiAgentBase, **kwargs: Any) -> None:

@@ -62,6 +62,7 @@ BODIES: dict[str, dict[str, Any] | None] = {
     "messages.get_message": None,
     "messages.update_message": {"message": {"role": "user", "content": [{"text": "b's"}]}},
     "messages.delete_message": None,
+    "snapshots.convert_to_snapshot": {"overwrite": True},
     "multi_agents.create_multi_agent": {"id": "swarm", "status": "completed"},
     "multi_agents.get_multi_agent": None,
     "multi_agents.update_multi_agent": {"id": "swarm", "status": "completed"},

@@ -84,6 +84,7 @@ OPERATION_IDS = {
     ("/api/v1/sessions/{session_id}/agents/{agent_id}/messages/{message_id}", "get"): "getMessage",
     ("/api/v1/sessions/{session_id}/agents/{agent_id}/messages/{message_id}", "put"): "updateMessage",
     ("/api/v1/sessions/{session_id}/agents/{agent_id}/messages/{message_id}", "delete"): "deleteMessage",
+    ("/api/v1/sessions/{session_id}/agents/{agent_id}/snapshot", "post"): "convertAgentToSnapshot",
     ("/api/v1/sessions/{session_id}/multi-agents", "post"): "createMultiAgent",
     ("/api/v1/sessions/{session_id}/multi-agents/{multi_agent_id}", "get"): "getMultiAgent",
     ("/api/v1/sessions/{session_id}/multi-agents/{multi_agent_id}", "put"): "updateMultiAgent",
