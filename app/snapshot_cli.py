@@ -1,13 +1,15 @@
 """``session-backend convert-to-snapshots``: the conversion of POST .../agents/{agent_id}/snapshot, for an operator.
 
-It runs with the database's own credentials in the namespace it is given (the queries of
-sql/snapshot_conversions.sql), one agent or every agent of a session, and prints one line per agent it
-converted on stdout; what it refused goes to stderr, and then it exits with status 1.
+It runs the endpoint's queries as the service's own command in the namespace it is given (keyless mode
+``command:<namespace>``, sql/migrations/functions.sql), for one agent or every agent of a session, and
+prints one line per agent it converted on stdout; what it refused goes to stderr, and then it exits
+with status 1.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any, NoReturn
 
 import click
 from flask.cli import with_appcontext
@@ -16,10 +18,7 @@ from .config import NAMESPACE_PATTERN
 from .db import get_db, queries
 from .errors import ConflictError
 from .schemas import IDENTIFIER_RULE, is_identifier
-from .snapshot_builder import from_message_log, snapshot_key
-from .snapshots import SNAPSHOT_EXISTS
-from .storage import stored_value
-from .storage_keys import scope_of
+from .snapshots import SNAPSHOT_EXISTS, convert
 
 
 def _namespace(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -34,27 +33,23 @@ def _identifier(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
+def _as_command(namespace: str) -> dict[str, Any]:
+    """The caller the queries take for the service's own command in ``namespace``; it takes no lease."""
+    return {"key_hash": None, "keyless": f"command:{namespace}", "fence": None}
+
+
 def convert_agent(namespace: str, session_id: str, agent_id: str, overwrite: bool) -> str:
-    """Write the agent's ``snapshot_latest`` and return the line that tells it.
+    """Write the agent's ``snapshot_latest`` in ``namespace`` and return the line that tells it.
 
     Raises:
         ConflictError: the agent has a snapshot and not ``overwrite``, or Strands could not restore it.
         click.ClickException: the namespace holds no such agent.
     """
-    conn = get_db()
-    row = queries.message_log_in(conn, namespace=namespace, session_id=session_id, agent_id=agent_id)
-    if row is None:
+
+    def missing(what: str) -> NoReturn:
         raise click.ClickException(f"agent {agent_id!r} not found in session {session_id!r} of namespace {namespace!r}")
-    data, facts = from_message_log(row[0], row[1])
-    key = snapshot_key(session_id, agent_id)
-    written = queries.write_snapshot_in(
-        conn,
-        namespace=namespace,
-        scope=scope_of(key),
-        key=key.encode("utf-8"),
-        **stored_value(conn, data),
-        overwrite=overwrite,
-    )
+
+    key, written, facts = convert(get_db(), _as_command(namespace), session_id, agent_id, overwrite, missing)
     if written is None:
         raise ConflictError(f"{SNAPSHOT_EXISTS}: use --overwrite to replace it")
     verb = "created" if written[3] else "replaced"
@@ -79,10 +74,10 @@ def convert_command(session_id: str, agent_id: str | None, namespace: str, overw
     state is one Strands could not restore); the other agents are converted all the same.
     """
     if agent_id is None:
-        listed = queries.agent_ids_in(get_db(), namespace=namespace, session_id=session_id)
+        listed = queries.list_agents(get_db(), **_as_command(namespace), session_id=session_id)
         if listed is None:
             raise click.ClickException(f"session {session_id!r} not found in namespace {namespace!r}")
-        agent_ids: list[str] = json.loads(listed)
+        agent_ids: list[str] = [agent["agent_id"] for agent in json.loads(listed)["agents"]]
     else:
         agent_ids = [agent_id]
     refused = 0

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any, NoReturn
 
-from flask import Blueprint, Response, g
+import psycopg2.extensions
+from flask import Blueprint, Response
 
 from . import snapshot_schemas
 from .db import get_db, queries
 from .errors import ConflictError
-from .http import found, json_response, load_json, session_writer
+from .http import json_response, load_json, not_found, session_writer
 from .snapshot_builder import from_message_log, snapshot_key
 from .storage import stored_value
 from .storage_keys import scope_of
@@ -56,11 +59,33 @@ def convert_to_snapshot(session_id: str, agent_id: str) -> Response:
         409: {$ref: '#/components/responses/Conflict'}
     """
     overwrite = load_json(CONVERT_SCHEMA)["overwrite"]
-    writer = session_writer()
-    conn = get_db()
-    row = queries.message_log(conn, **g.caller, session_id=session_id, agent_id=agent_id)
+    key, written, facts = convert(get_db(), session_writer(), session_id, agent_id, overwrite, not_found)
+    if written is None:
+        raise ConflictError(f"{SNAPSHOT_EXISTS}: send overwrite true to replace it")
+    sha256, size, updated_at, created = written
+    body = {"key": key, "size": size, "sha256": sha256, "updated_at": updated_at, **facts}
+    response = json_response(json.dumps(body, ensure_ascii=False), 201 if created else 200)
+    response.headers["ETag"] = f'"{sha256}"'
+    return response
+
+
+def convert(
+    conn: psycopg2.extensions.connection,
+    writer: dict[str, Any],
+    session_id: str,
+    agent_id: str,
+    overwrite: bool,
+    missing: Callable[[str], NoReturn],
+) -> tuple[str, tuple[str, int, str, bool] | None, dict[str, int]]:
+    """Write the agent's ``snapshot_latest`` from its message log, as ``writer`` (a caller and its fence).
+
+    Returns the key, what the write answered (None: a snapshot is there and not ``overwrite``), and the
+    counts the builder reports. Calls ``missing("agent")`` when the caller's namespace has no such agent.
+    """
+    reader = {name: value for name, value in writer.items() if name != "fence"}
+    row = queries.message_log(conn, **reader, session_id=session_id, agent_id=agent_id)
     if row is None:
-        found(None, "agent")
+        missing("agent")
     data, facts = from_message_log(row[0], row[1])
     key = snapshot_key(session_id, agent_id)
     # A second statement: the byte store is distributed by key scope, the log by session, so one
@@ -75,10 +100,4 @@ def convert_to_snapshot(session_id: str, agent_id: str) -> Response:
         **stored_value(conn, data),
         overwrite=overwrite,
     )
-    if written is None:
-        raise ConflictError(f"{SNAPSHOT_EXISTS}: send overwrite true to replace it")
-    sha256, size, updated_at, created = written
-    body = {"key": key, "size": size, "sha256": sha256, "updated_at": updated_at, **facts}
-    response = json_response(json.dumps(body, ensure_ascii=False), 201 if created else 200)
-    response.headers["ETag"] = f'"{sha256}"'
-    return response
+    return key, written, facts

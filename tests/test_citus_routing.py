@@ -26,10 +26,7 @@ FAN_OUT = {
 # Routed to one shard, but through the coordinator: the value is bound once, in a CTE, and Citus runs
 # an INSERT ... SELECT from a CTE by pulling the row to the coordinator and copying it to the shard.
 # Still one statement and one client round trip; one more step between the nodes (see the README).
-PULLED = {
-    "write_object": "the byte store's write binds the value once, in a CTE",
-    "write_snapshot_in": "convert-to-snapshots writes as write_object does, for the namespace it is given",
-}
+PULLED = {"write_object": "the byte store's write binds the value once, in a CTE"}
 # A fork copies a session's rows under another session id, which lives on another shard: Citus runs such
 # an INSERT ... SELECT through the coordinator. One statement per table, in one transaction.
 FORK = {

@@ -14,9 +14,9 @@ import pytest
 from app.db import SQL_DIR
 
 # Files whose queries serve the service itself (its keys, its health, its migrations), not a caller's records.
-# snapshot_conversions.sql serves `session-backend convert-to-snapshots`, which runs with the database's
-# credentials for the namespace its operator names; the endpoint uses snapshots.sql, under the rule.
-SERVICE_FILES = {"api_keys.sql", "health.sql", "schema_migrations.sql", "snapshot_conversions.sql"}
+# The service's commands that act on a namespace's records (history, convert-to-snapshots) run the
+# requests' own queries, as the caller keyless mode 'command:<namespace>' names (functions.sql).
+SERVICE_FILES = {"api_keys.sql", "health.sql", "schema_migrations.sql"}
 _NAMED = re.compile(r"^-- name: (\w+)\(([^)]*)\)[$!^#<*]*\s*$", re.MULTILINE)
 
 
