@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import agents, health, leases, messages, multi_agents, sessions, storage
+from . import agents, exports, health, leases, messages, multi_agents, sessions, storage
 
 # The probes first, then the resources under /api/, each a module with a blueprint `bp`.
-API: tuple[Blueprint, ...] = (health.bp, sessions.bp, leases.bp, agents.bp, messages.bp, multi_agents.bp, storage.bp)
+API: tuple[Blueprint, ...] = (
+    health.bp,
+    sessions.bp,
+    exports.bp,
+    leases.bp,
+    agents.bp,
+    messages.bp,
+    multi_agents.bp,
+    storage.bp,
+)
 API_NAMES = frozenset(blueprint.name for blueprint in API)
 
 

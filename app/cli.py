@@ -1,4 +1,4 @@
-"""The ``session-backend`` command: ``init-db``, ``keys ...`` and ``run``, with ``--version``.
+"""The ``session-backend`` command: ``init-db``, ``keys ...``, ``import``, ``export`` and ``run``, with ``--version``.
 
 A command's result goes to stdout and everything else (logs, notes, errors) to stderr, so scripts
 can capture the result: ``KEY=$(session-backend keys create --namespace team-a)``.
@@ -20,6 +20,7 @@ from psycopg2 import errors as pg_errors
 from . import logs
 from .keys import keys_command
 from .migrations import init_db_command
+from .transfer_cli import export_command, import_command
 from .version import VERSION
 
 # gunicorn's settings and entry point live at the project's root, beside app/, not in the package:
@@ -113,3 +114,5 @@ def run_command(host: str | None, port: int | None, gunicorn_args: tuple[str, ..
 
 cli.add_command(init_db_command)
 cli.add_command(keys_command)
+cli.add_command(import_command)
+cli.add_command(export_command)

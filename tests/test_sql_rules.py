@@ -14,7 +14,10 @@ import pytest
 from app.db import SQL_DIR
 
 # Files whose queries serve the service itself (its keys, its health, its migrations), not a caller's records.
-SERVICE_FILES = {"api_keys.sql", "health.sql", "schema_migrations.sql"}
+# transfer.sql moves a whole namespace in and out for `session-backend import` and `export`, which run with
+# the database's credentials and no API key; the export endpoint runs its queries only for the namespace
+# that exports.sql's key-checked query returned (tests/test_isolation.py holds that endpoint to the rule).
+SERVICE_FILES = {"api_keys.sql", "health.sql", "schema_migrations.sql", "transfer.sql"}
 _NAMED = re.compile(r"^-- name: (\w+)\(([^)]*)\)[$!^#<*]*\s*$", re.MULTILINE)
 
 

@@ -1,0 +1,44 @@
+"""One session's records as NDJSON over HTTP: the stream `session-backend export --session` writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, g, stream_with_context
+
+from .db import get_db, queries
+from .exporter import export_lines
+from .http import found
+
+bp = Blueprint("exports", __name__, url_prefix="/api/v1/sessions/<session_id>/export")
+NDJSON = "application/x-ndjson"
+
+
+@bp.get("")
+def export_session(session_id: str) -> Response:
+    """Export a session as NDJSON.
+
+    Streams the session's records, one JSON object a line: the session, its agents (each followed by
+    its messages), its multi-agent states and its byte-store objects (keys and values in base64), each
+    with its timestamps and version. The same lines, in the same order, as `session-backend export
+    --session`; `session-backend import --from-ndjson` reads them back. Read from one consistent
+    snapshot, a page at a time, so a session of any size streams in constant memory.
+    ---
+    get:
+      operationId: exportSession
+      tags: [sessions]
+      responses:
+        200:
+          description: One record a line; each has a `kind` (session, agent, message, multi_agent, storage_object)
+          content: {application/x-ndjson: {schema: {type: string}}}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    # The key and the session are checked here, before the answer starts: a stream cannot turn into a 404.
+    namespace = found(queries.export_namespace(get_db(), **g.caller, session_id=session_id), "session")
+
+    def lines() -> Iterator[bytes]:
+        # Runs after the response's after_request handlers, which may write with the same connection.
+        for line in export_lines(get_db(), namespace, session_id):
+            yield line.encode("utf-8") + b"\n"
+
+    return Response(stream_with_context(lines()), 200, mimetype=NDJSON)
