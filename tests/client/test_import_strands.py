@@ -20,7 +20,6 @@ from swarm_team import RESEARCH, SWARM_ID, TASK, team_swarm
 from app.auth import fingerprint
 from app.transfer_cli import import_command
 from harness.database import execute
-from harness.server import free_port
 from postgresql_session_repository import SyncPostgreSQLSessionRepository
 from scripted_model import ScriptedModel
 
@@ -146,25 +145,6 @@ def test_a_broken_file_is_named_and_the_rest_imported_and_a_rerun_resumes(app, n
 
     assert resumed.exit_code == 0, resumed.output
     assert summary(resumed.stdout)["messages"] == (1, 3, 0)
-
-
-@pytest.fixture
-def s3_endpoint(monkeypatch: pytest.MonkeyPatch):
-    """A local S3-compatible server (moto's) on 127.0.0.1, and the environment that points boto3 at it."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{server._port}"
-    for name, value in {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    yield url
-    server.stop()
 
 
 def test_an_s3_session_manager_prefix_imports_and_restores(app, backend, namespace_key, s3_endpoint):
