@@ -20,7 +20,8 @@ def export_session(session_id: str) -> Response:
 
     Streams the session's records, one JSON object a line: the session, its agents (each followed by
     its messages), its multi-agent states and its byte-store objects (keys and values in base64), each
-    with its timestamps and version. The same lines, in the same order, as `session-backend export
+    with its timestamps and version. A session kept by Strands' `SnapshotSessionManager`, which lives
+    only in the byte store, exports as its objects. The same lines, in the same order, as `session-backend export
     --session`; `session-backend import --from-ndjson` reads them back. Read from one consistent
     snapshot, a page at a time, so a session of any size streams in constant memory.
     ---
@@ -34,7 +35,11 @@ def export_session(session_id: str) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
     """
     # The key and the session are checked here, before the answer starts: a stream cannot turn into a 404.
-    namespace = found(queries.export_namespace(get_db(), **g.caller, session_id=session_id), "session")
+    conn = get_db()
+    namespace = queries.export_namespace(conn, **g.caller, session_id=session_id)
+    if namespace is None:
+        namespace = queries.export_snapshot_namespace(conn, **g.caller, scope=session_id.encode("utf-8"))
+    namespace = found(namespace, "session")
 
     def lines() -> Iterator[bytes]:
         # Runs after the response's after_request handlers, which may write with the same connection.

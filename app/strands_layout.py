@@ -197,15 +197,18 @@ def _agent_records(
     source: LayoutSource, session_dir: str, session_id: str, agent_dir: str, files: list[str]
 ) -> Iterator[Record | Failure]:
     agent_id = agent_dir[len(AGENT_PREFIX) :]
+    messages = [p for p in files if p.startswith(f"agents/{agent_dir}/messages/") and _is_message(p)]
     try:
         agent = _document(source, session_dir, f"agents/{agent_dir}/agent.json")
     except LayoutError as exc:
         yield Failure("agent", f"{session_id}/{agent_id}", str(exc))
+        # Counted, not dropped: a message cannot be stored without its agent.
+        for path in sorted(messages, key=_message_number):
+            yield Failure("message", f"{session_id}/{agent_id}/{_message_number(path)}", "its agent failed")
         return
     # Strands names the field _internal_state; the API and the export call it internal_state.
     internal = agent.pop("_internal_state", None)
     yield Record("agent", {**agent, "session_id": session_id, "agent_id": agent_id, "internal_state": internal or {}})
-    messages = [p for p in files if p.startswith(f"agents/{agent_dir}/messages/") and _is_message(p)]
     for path in sorted(messages, key=_message_number):
         try:
             message = _document(source, session_dir, path)

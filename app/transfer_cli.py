@@ -9,8 +9,9 @@ when a record failed. ``export`` writes NDJSON to stdout or ``--output``.
 
 from __future__ import annotations
 
+import itertools
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -121,6 +122,10 @@ def export_command(namespace: str, session_id: str | None, output: Path | None) 
     """Export NAMESPACE (or one session of it) as NDJSON, one record a line, in a fixed order."""
     # Bytes, not text: the file is UTF-8 whatever the locale, and its bytes are the same on every run.
     lines = export_lines(get_db(), namespace, session_id)
+    first = next(lines, None)
+    if first is None and session_id is not None:
+        raise click.ClickException(f"namespace {namespace!r} holds no session {session_id!r}")
+    lines = itertools.chain([] if first is None else [first], lines)
     if output is None:
         _write(sys.stdout.buffer, lines)
     else:
@@ -128,6 +133,6 @@ def export_command(namespace: str, session_id: str | None, output: Path | None) 
             _write(target, lines)
 
 
-def _write(target: IO[bytes], lines: Iterator[str]) -> None:
+def _write(target: IO[bytes], lines: Iterable[str]) -> None:
     for line in lines:
         target.write(line.encode("utf-8") + b"\n")

@@ -158,3 +158,22 @@ def test_the_endpoint_streams_what_the_command_writes_for_one_session(app, clien
 
 def test_the_endpoint_answers_404_for_a_missing_session(client, team):
     assert client.get(f"{SESSIONS}/nope/export", headers=team).status_code == 404
+
+
+def test_a_snapshot_session_which_lives_only_in_the_byte_store_exports_as_its_objects(app, client, team):
+    assert (
+        client.put(OBJECT, query_string={"key": "session/snap/scopes/a"}, data=b"{}", headers=team).status_code == 201
+    )
+
+    response = client.get(f"{SESSIONS}/snap/export", headers=team)
+
+    assert response.status_code == 200
+    assert [json.loads(line)["kind"] for line in response.data.splitlines()] == ["storage_object"]
+    assert response.data == export(app, "--session", "snap")
+
+
+def test_exporting_a_missing_session_is_an_error(app, team):
+    result = app.test_cli_runner().invoke(export_command, ["--namespace", "team-a", "--session", "nope"])
+
+    assert result.exit_code == 1
+    assert "namespace 'team-a' holds no session 'nope'" in result.output

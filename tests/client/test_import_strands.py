@@ -163,3 +163,15 @@ def test_an_s3_session_manager_prefix_imports_and_restores(app, backend, namespa
         5,
         0,
     )
+
+
+def test_messages_of_an_agent_that_cannot_be_read_are_counted_as_failed(app, namespace_key, tmp_path: Path):
+    namespace, _ = namespace_key
+    talk(FileSessionManager(session_id="s", storage_dir=str(tmp_path)), ["One."], "1")
+    (tmp_path / "session_s" / "agents" / "agent_assistant" / "agent.json").write_text("[]")
+
+    result = run_import(app, "--from-file-dir", str(tmp_path), "--namespace", namespace)
+
+    assert result.exit_code == 1
+    assert summary(result.stdout)["agents"] == (0, 0, 1) and summary(result.stdout)["messages"] == (0, 0, 2)
+    assert "failed message s/assistant/1: its agent failed" in result.stdout
