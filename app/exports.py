@@ -12,6 +12,7 @@ from .http import found
 
 bp = Blueprint("exports", __name__, url_prefix="/api/v1/sessions/<session_id>/export")
 NDJSON = "application/x-ndjson"
+CHUNK_BYTES = 64 * 1024
 
 
 @bp.get("")
@@ -41,9 +42,17 @@ def export_session(session_id: str) -> Response:
         namespace = queries.export_snapshot_namespace(conn, **g.caller, scope=session_id.encode("utf-8"))
     namespace = found(namespace, "session")
 
-    def lines() -> Iterator[bytes]:
-        # Runs after the response's after_request handlers, which may write with the same connection.
+    def chunks() -> Iterator[bytes]:
+        # Runs once the view has returned and its connection is back in the pool: get_db() takes one
+        # for the stream, and the teardown at the stream's end returns it.
+        chunk = bytearray()
         for line in export_lines(get_db(), namespace, session_id):
-            yield line.encode("utf-8") + b"\n"
+            chunk += line.encode("utf-8") + b"\n"
+            # The server writes each chunk it is given: a line each would be a write per message.
+            if len(chunk) >= CHUNK_BYTES:
+                yield bytes(chunk)
+                chunk.clear()
+        if chunk:
+            yield bytes(chunk)
 
-    return Response(stream_with_context(lines()), 200, mimetype=NDJSON)
+    return Response(stream_with_context(chunks()), 200, mimetype=NDJSON)

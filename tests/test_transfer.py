@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
-from app import exporter, migrations
+from app import exporter, exports, migrations
 from app.transfer_cli import export_command, import_command
 from helpers import SESSIONS, agent_url, execute, message_url, scratch_database
 from key_helpers import bearer
@@ -177,3 +178,19 @@ def test_exporting_a_missing_session_is_an_error(app, team):
 
     assert result.exit_code == 1
     assert "namespace 'team-a' holds no session 'nope'" in result.output
+
+
+@pytest.mark.in_process("reads the app's connection pool")
+def test_a_stream_stopped_half_way_gives_its_connection_back_in_autocommit(app, client, team, monkeypatch):
+    monkeypatch.setattr(exports, "CHUNK_BYTES", 1)  # a chunk a line
+    response = client.get(f"{SESSIONS}/s1/export", headers=team, buffered=False)
+    chunks = iter(response.response)
+
+    assert json.loads(next(chunks))["kind"] == "session"
+    pool = app.extensions["db_pool"]
+    (streaming,) = pool._used.values()  # the stream's connection, in its snapshot
+    assert not streaming.autocommit and streaming.info.transaction_status != TRANSACTION_STATUS_IDLE
+    response.close()  # the client went away
+
+    assert pool._used == {} and streaming in pool._pool
+    assert streaming.autocommit and streaming.info.transaction_status == TRANSACTION_STATUS_IDLE
