@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg2
+from marshmallow import ValidationError
 from psycopg2.extensions import connection
 
 from .db import queries
@@ -105,7 +106,12 @@ class Importer:
 
     def add_fields(self, kind: str, record: dict[str, Any]) -> None:
         """Queue a record given as a dict (from Strands' layout)."""
-        self.add_text(kind, record, json_text({"kind": kind, **record}))
+        try:
+            text = json_text({"kind": kind, **record})
+        except ValidationError as exc:  # NaN or an infinity, which Python's json reads and JSON cannot carry
+            self.summary.fail(kind, label_of(kind, record), str(exc.messages[0]))
+            return
+        self.add_text(kind, record, text)
 
     def add_text(self, kind: str, record: dict[str, Any], text: str) -> None:
         """Queue a record given as its JSON text, stored as it is (``record`` is that text decoded)."""

@@ -22,7 +22,8 @@ from .config import NAMESPACE_PATTERN
 from .db import get_db
 from .exporter import export_lines
 from .importer import Importer, decode_line
-from .strands_layout import DirectorySource, Failure, LayoutSource, S3Source, parse_s3_url, session_records
+from .layout_sources import DirectorySource, LayoutSource, S3Source, parse_s3_url
+from .strands_layout import Failure, session_records
 
 
 def _namespace(ctx: click.Context, param: click.Parameter, value: str) -> str:

@@ -175,3 +175,15 @@ def test_messages_of_an_agent_that_cannot_be_read_are_counted_as_failed(app, nam
     assert result.exit_code == 1
     assert summary(result.stdout)["agents"] == (0, 0, 1) and summary(result.stdout)["messages"] == (0, 0, 2)
     assert "failed message s/assistant/1: its agent failed" in result.stdout
+
+
+def test_a_number_json_cannot_carry_fails_its_record(app, namespace_key, tmp_path: Path):
+    namespace, _ = namespace_key
+    talk(FileSessionManager(session_id="s", storage_dir=str(tmp_path)), ["One."], "1", state={"x": 1})
+    agent = tmp_path / "session_s" / "agents" / "agent_assistant" / "agent.json"
+    agent.write_text(agent.read_text().replace('"x": 1', '"x": NaN'))  # Python's json writes and reads it
+
+    result = run_import(app, "--from-file-dir", str(tmp_path), "--namespace", namespace)
+
+    assert "failed agent s/assistant: numbers must be finite" in result.stdout
+    assert summary(result.stdout)["messages"] == (0, 0, 2)  # without their agent
