@@ -109,6 +109,7 @@ def test_export_then_import_into_an_empty_database_then_export_is_byte_identical
 
         assert execute(empty, "SELECT count(*) FROM session_messages") == [(4,)]
     assert imported.returncode == 0, imported.stderr
+    assert b"Importing records" in imported.stderr  # the progress bar's label (a bar on a terminal)
     assert counts(imported.stdout)["messages"] == (4, 0, 0)
     assert counts(again.stdout) == {**{kind: (0, n, 0) for kind, n in TOTALS.items()}}
     assert second.stdout == first.read_bytes()
@@ -126,6 +127,17 @@ def test_an_export_imports_into_another_namespace(app, client, team, keys, tmp_p
         client.get(message_url("s1", "a", 0), headers=b).get_json()["message"]["content"][0]["text"] == "héllo\nthere"
     )
     assert client.get(OBJECT, query_string={"key": "session/s1/snapshot"}, headers=b).data == b"\x00\xffbinary"
+
+
+def test_a_record_changed_since_it_was_imported_is_skipped_not_overwritten(app, client, team, tmp_path):
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(export(app).replace(b"third", b"changed"))
+
+    result = app.test_cli_runner().invoke(import_command, ["--from-ndjson", str(path), "--namespace", "team-a"])
+
+    assert counts(result.stdout_bytes)["messages"] == (0, 4, 0)
+    assert client.get(message_url("s1", "a", 2), headers=team).get_json()["message"]["content"][0]["text"] == "third"
+    assert b"changed" not in export(app)
 
 
 def test_a_record_without_its_parent_fails_by_name_and_the_others_are_imported(app, clean_db, keys, tmp_path):
