@@ -87,11 +87,29 @@ def test_every_kind_is_exported_in_a_fixed_order(app, team):
     assert all(r["created_at"].endswith("+00:00") for r in records if r["kind"] != "storage_object")
 
 
-def test_paging_does_not_change_the_export(app, team, monkeypatch):
+class CountingQueries:
+    """The app's queries, recording how many rows each call of a query returned."""
+
+    def __init__(self, queries) -> None:
+        self.queries, self.rows = queries, []
+
+    def __getattr__(self, name: str):
+        def call(*args, **kwargs):
+            rows = list(getattr(self.queries, name)(*args, **kwargs))
+            self.rows.append(len(rows))
+            return rows
+
+        return call
+
+
+def test_the_export_reads_pages_and_paging_does_not_change_it(app, team, monkeypatch):
     whole = export(app)
+    counting = CountingQueries(exporter.queries)
+    monkeypatch.setattr(exporter, "queries", counting)
     monkeypatch.setattr(exporter, "PAGE", 2)
 
     assert export(app) == whole
+    assert max(counting.rows) == 2 and sum(counting.rows) == len(whole.splitlines())
 
 
 def test_export_then_import_into_an_empty_database_then_export_is_byte_identical(app, clean_db, team, tmp_path):
