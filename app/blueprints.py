@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import agents, health, history_api, leases, messages, multi_agents, sessions, snapshots, storage
+from . import agents, exports, health, history_api, leases, messages, multi_agents, sessions, snapshots, storage
 
 # The probes first, then the resources under /api/, each a module with a blueprint `bp`.
 API: tuple[Blueprint, ...] = (
     health.bp,
     sessions.bp,
+    exports.bp,
     leases.bp,
     agents.bp,
     messages.bp,

@@ -1,5 +1,5 @@
-"""The ``session-backend`` command: ``init-db``, ``keys ...``, ``history ...``, ``convert-to-snapshots`` and
-``run``, with ``--version``.
+"""The ``session-backend`` command: ``init-db``, ``keys ...``, ``history ...``, ``convert-to-snapshots``,
+``import``, ``export`` and ``run``, with ``--version``.
 
 A command's result goes to stdout and everything else (logs, notes, errors) to stderr, so scripts
 can capture the result: ``KEY=$(session-backend keys create --namespace team-a)``.
@@ -23,6 +23,7 @@ from .history_cli import history_command
 from .keys import keys_command
 from .migrations import init_db_command
 from .snapshot_cli import convert_command
+from .transfer_cli import export_command, import_command
 from .version import VERSION
 
 # gunicorn's settings and entry point live at the project's root, beside app/, not in the package:
@@ -118,3 +119,5 @@ cli.add_command(init_db_command)
 cli.add_command(keys_command)
 cli.add_command(history_command)
 cli.add_command(convert_command)
+cli.add_command(import_command)
+cli.add_command(export_command)

@@ -2,7 +2,9 @@
 -- rewind, purge an archive, fork a session. Each operation is one transaction of several of these
 -- statements (app/history.py). Its first statement checks the caller's key and the session's lease,
 -- with unleased(caller_namespace(...), :session_id, :fence) (functions.sql), and locks the rows it
--- reads; the others repeat the key check, as every query does, without the lease's.
+-- reads; the others repeat the key check, as every query does, without the lease's. A fork's copies
+-- use the check's form for reads: Citus runs an INSERT ... SELECT's functions on the shards it reads,
+-- where the form for writes cannot read api_keys (functions.sql says why).
 
 -- name: lock_agent(key_hash, keyless, session_id, agent_id, fence)$
 -- The agent's conversation-manager state, once the lease allows the change; the (empty) UPDATE locks
@@ -109,7 +111,9 @@ RETURNING s.session_id;
 INSERT INTO sessions (namespace, session_id, session_type, created_at, updated_at)
 SELECT s.namespace, :new_session_id, s.session_type, now(), now()
 FROM sessions AS s
-WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND s.session_id = :session_id
+WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless,
+    (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
+    NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND s.session_id = :session_id
 RETURNING session_json(session_id, session_type, created_at, updated_at)::text;
 
 -- name: fork_agents(key_hash, keyless, session_id, new_session_id, agent_id)!
@@ -119,7 +123,9 @@ INSERT INTO session_agents
 SELECT a.namespace, :new_session_id, a.agent_id, a.state, a.conversation_manager_state, a.internal_state,
        a.created_at, now()
 FROM session_agents AS a
-WHERE a.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND a.session_id = :session_id
+WHERE a.namespace = (SELECT caller_namespace(:key_hash, :keyless,
+    (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
+    NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND a.session_id = :session_id
   AND (:agent_id::text IS NULL OR a.agent_id = :agent_id);
 
 -- name: fork_messages(key_hash, keyless, session_id, new_session_id, agent_id, message_id)!
@@ -128,7 +134,9 @@ INSERT INTO session_messages
     (namespace, session_id, agent_id, message_id, message, redact_message, created_at, updated_at)
 SELECT m.namespace, :new_session_id, m.agent_id, m.message_id, m.message, m.redact_message, m.created_at, m.updated_at
 FROM session_messages AS m
-WHERE m.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND m.session_id = :session_id
+WHERE m.namespace = (SELECT caller_namespace(:key_hash, :keyless,
+    (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
+    NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND m.session_id = :session_id
   AND (:agent_id::text IS NULL OR m.agent_id = :agent_id)
   AND (:message_id::int IS NULL OR m.message_id < :message_id::int);
 
@@ -136,7 +144,9 @@ WHERE m.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND m.session
 INSERT INTO multi_agents (namespace, session_id, multi_agent_id, state, created_at, updated_at)
 SELECT g.namespace, :new_session_id, g.multi_agent_id, g.state, g.created_at, now()
 FROM multi_agents AS g
-WHERE g.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND g.session_id = :session_id;
+WHERE g.namespace = (SELECT caller_namespace(:key_hash, :keyless,
+    (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
+    NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND g.session_id = :session_id;
 
 -- name: fork_storage_objects(key_hash, keyless, scope, new_scope, prefixes, new_prefixes)!
 -- The session's byte-store objects (snapshots under session/<id>/, the stash under context/<id>/),
@@ -147,4 +157,6 @@ SELECT s.namespace, :new_scope, p.new_prefix || substring(s.key FROM octet_lengt
 FROM storage_objects AS s
 JOIN unnest(:prefixes::bytea[], :new_prefixes::bytea[]) AS p (prefix, new_prefix)
   ON substring(s.key FROM 1 FOR octet_length(p.prefix)) = p.prefix
-WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless)) AND s.scope = :scope;
+WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless,
+    (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
+    NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND s.scope = :scope;

@@ -36,6 +36,18 @@ FORK = {
     "fork_multi_agents": "its multi-agent state",
     "fork_storage_objects": "its snapshots and stash, under the new id's scope",
 }
+# `session-backend import` and `export` (sql/transfer.sql), which move a namespace, not serve a request:
+# an import inserts a batch of records of many sessions at once (INSERT ... SELECT through the
+# coordinator), and the namespace's pages of sessions and of byte-store objects read every shard.
+TRANSFER = {
+    "export_sessions": "a namespace's sessions, a page at a time, from every shard",
+    "export_objects": "a namespace's byte-store objects, a page at a time, across every scope",
+    "import_sessions": "a batch of sessions, pulled through the coordinator",
+    "import_agents": "a batch of agents, pulled through the coordinator",
+    "import_messages": "a batch of messages, pulled through the coordinator",
+    "import_multi_agents": "a batch of multi-agent states, pulled through the coordinator",
+    "import_objects": "a batch of byte-store objects, pulled through the coordinator",
+}
 # Key management, health and migrations: api_keys is a reference table (a read is one task on one
 # node; a write goes to every node), schema_migrations a table on the coordinator.
 SERVICE = {
@@ -154,10 +166,12 @@ def _plan(url: str, name: str) -> str:
 
 
 def test_the_lists_name_only_queries_that_exist() -> None:
-    assert (set(FAN_OUT) | set(PULLED) | set(FORK) | SERVICE) - set(_session_queries()) == set()
+    assert (set(FAN_OUT) | set(PULLED) | set(FORK) | SERVICE | set(TRANSFER)) - set(_session_queries()) == set()
 
 
-@pytest.mark.parametrize("name", [n for n in _session_queries() if n not in {*FAN_OUT, *PULLED, *FORK, *SERVICE}])
+@pytest.mark.parametrize(
+    "name", [n for n in _session_queries() if n not in {*FAN_OUT, *PULLED, *FORK, *SERVICE, *TRANSFER}]
+)
 def test_a_session_query_is_routed_to_one_shard(coordinator: str, name: str) -> None:
     plan = _plan(coordinator, name)
 

@@ -43,6 +43,7 @@ BODIES: dict[str, dict[str, Any] | None] = {
     "sessions.get_session": None,
     "sessions.update_session": {"session_type": "MULTI_AGENT"},
     "sessions.delete_session": None,
+    "exports.export_session": None,
     "leases.acquire_lease": {"holder": "team-b"},
     "leases.get_lease": None,
     "leases.renew_lease": {"ttl_seconds": 60},

@@ -65,6 +65,7 @@ OPERATION_IDS = {
     ("/api/v1/sessions/{session_id}", "get"): "getSession",
     ("/api/v1/sessions/{session_id}", "put"): "updateSession",
     ("/api/v1/sessions/{session_id}", "delete"): "deleteSession",
+    ("/api/v1/sessions/{session_id}/export", "get"): "exportSession",
     ("/api/v1/sessions/{session_id}/lease", "post"): "acquireLease",
     ("/api/v1/sessions/{session_id}/lease", "get"): "getLease",
     ("/api/v1/sessions/{session_id}/lease/{lease_id}", "put"): "renewLease",

@@ -14,9 +14,12 @@ import pytest
 from app.db import SQL_DIR
 
 # Files whose queries serve the service itself (its keys, its health, its migrations), not a caller's records.
-# The service's commands that act on a namespace's records (history, convert-to-snapshots) run the
+# The service's commands that act on a session's records (history, convert-to-snapshots) run the
 # requests' own queries, as the caller keyless mode 'command:<namespace>' names (functions.sql).
-SERVICE_FILES = {"api_keys.sql", "health.sql", "schema_migrations.sql"}
+# transfer.sql moves a whole namespace in and out for `session-backend import` and `export`, which run with
+# the database's credentials and no API key; the export endpoint runs its queries only for the namespace
+# that exports.sql's key-checked query returned (tests/test_isolation.py holds that endpoint to the rule).
+SERVICE_FILES = {"api_keys.sql", "health.sql", "schema_migrations.sql", "transfer.sql"}
 _NAMED = re.compile(r"^-- name: (\w+)\(([^)]*)\)[$!^#<*]*\s*$", re.MULTILINE)
 
 

@@ -11,12 +11,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from moto.server import ThreadedMotoServer
 from strands import Agent
 from strands.session.repository_session_manager import RepositorySessionManager
 
 from app.auth import fingerprint
 from harness.database import execute
-from harness.server import Gunicorn
+from harness.server import Gunicorn, free_port
 from postgresql_session_repository import SessionBackendStorage, SyncPostgreSQLSessionRepository
 from scripted_model import ScriptedModel
 
@@ -117,3 +118,21 @@ def make_agent():
         )
 
     return build
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch: pytest.MonkeyPatch):
+    """A local S3-compatible server (moto's) on 127.0.0.1, and the environment that points boto3 at it."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    for name, value in {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield url
+    server.stop()
