@@ -45,7 +45,7 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
         ' VALUES (\'old-session\', \'swarm\', \'{"id": "swarm", "status": "completed"}\')',
     )
 
-    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004", "0005", "0006"]
+    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
     assert migrations.apply_schema(url) == []
 
     app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
@@ -81,6 +81,7 @@ def test_init_db_command_reports_what_it_applied(first_schema_database):
         ("0004",),
         ("0005",),
         ("0006",),
+        ("0007",),
     ]
 
 
@@ -204,3 +205,30 @@ def test_upgrade_compresses_byte_store_values_with_lz4_where_the_server_has_it(b
         url, "SELECT attcompression FROM pg_attribute WHERE attrelid = 'storage_objects'::regclass AND attname = 'data'"
     )[0]
     assert compression == ("l" if _server_has_lz4(url) else "p")
+
+
+@pytest.fixture
+def leases_release_database(database_url):
+    """A database of the release before 0007: sessions without an expiry or a legal hold, no namespace settings."""
+    yield from _todays_schema_but(
+        database_url,
+        "DROP TABLE namespace_settings; ALTER TABLE sessions DROP COLUMN expires_at, DROP COLUMN legal_hold;"
+        " DELETE FROM schema_migrations WHERE version = '0007'",
+    )
+
+
+def test_upgrade_adds_retention_and_keeps_sessions_forever_and_unheld(leases_release_database):
+    url = leases_release_database
+    execute(url, "INSERT INTO sessions (namespace, session_id) VALUES ('default', 'old')")
+
+    assert migrations.apply_schema(url) == ["0007"]
+
+    app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
+    try:
+        client = app.test_client()
+        old = client.get(f"{SESSIONS}/old").get_json()
+        assert (old["expires_at"], old["legal_hold"]) == (None, False)
+        assert client.put(f"{SESSIONS}/old", json={"legal_hold": True}).get_json()["legal_hold"] is True
+        assert client.delete(f"{SESSIONS}/old").status_code == 409
+    finally:
+        db.close_pool(app)
