@@ -37,6 +37,8 @@ _CONSTRAINT_MESSAGES = {
 }
 # Raised by fenced() (sql/migrations/functions.sql) when a write's fencing token is not the current one.
 FENCE_REFUSED = "SB409"
+# Raised by refuse_if_held() (functions.sql) when a DELETE meets a session on legal hold.
+LEGAL_HOLD_REFUSED = "SBHLD"
 
 
 class APIError(Exception):
@@ -80,6 +82,12 @@ class LeaseLostError(ConflictError):
     """The caller's lease or fencing token is no longer the session's current one (409); nothing changed."""
 
     error = "LeaseLostError"
+
+
+class LegalHoldError(ConflictError):
+    """The session is on legal hold, which keeps it from deletion until released (409); nothing changed."""
+
+    error = "LegalHoldError"
 
 
 class PreconditionFailedError(APIError):
@@ -148,7 +156,11 @@ def _from_integrity(exc: psycopg2.IntegrityError) -> APIError:
 
 
 def _from_database(exc: psycopg2.DatabaseError) -> Response:
-    """A database error without a handler of its own: a refused fencing token, or unexpected."""
+    """A database error without a handler of its own: a refused fencing token or legal hold, or unexpected."""
+    if exc.pgcode == LEGAL_HOLD_REFUSED:
+        return error_response(
+            LegalHoldError("the session is on legal hold: release the hold (legal_hold false) before deleting it")
+        )
     if exc.pgcode == FENCE_REFUSED:
         current = getattr(exc.diag, "message_detail", None) or "0"
         return error_response(
