@@ -1,4 +1,4 @@
-"""The ``session-backend`` command: ``init-db``, ``keys ...`` and ``run``, with ``--version``.
+"""The ``session-backend`` command: ``init-db``, ``keys``, ``retention``, ``purge`` and ``run``, with ``--version``.
 
 A command's result goes to stdout and everything else (logs, notes, errors) to stderr, so scripts
 can capture the result: ``KEY=$(session-backend keys create --namespace team-a)``.
@@ -20,6 +20,7 @@ from psycopg2 import errors as pg_errors
 from . import logs
 from .keys import keys_command
 from .migrations import init_db_command
+from .retention import purge_command, retention_command
 from .version import VERSION
 
 # gunicorn's settings and entry point live at the project's root, beside app/, not in the package:
@@ -52,7 +53,7 @@ class _Commands(click.Group):
 @click.version_option(VERSION, prog_name="session-backend", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Manage the session-backend service: its database schema, its API keys, its server.
+    """Manage the session-backend service: its database schema, its API keys, retention, its server.
 
     Without DATABASE_URL, commands use the embedded PostgreSQL in EMBEDDED_PGDATA (.data/postgres),
     starting it when needed.
@@ -113,3 +114,5 @@ def run_command(host: str | None, port: int | None, gunicorn_args: tuple[str, ..
 
 cli.add_command(init_db_command)
 cli.add_command(keys_command)
+cli.add_command(retention_command)
+cli.add_command(purge_command)

@@ -14,7 +14,9 @@ import pytest
 from app.db import SQL_DIR
 
 # Files whose queries serve the service itself (its keys, its health, its migrations), not a caller's records.
-SERVICE_FILES = {"api_keys.sql", "health.sql", "schema_migrations.sql"}
+# retention.sql: the operator's `session-backend purge` and `retention` commands, which act on every
+# namespace at once and are run by the service's own jobs (CronJob, compose), never by a request.
+SERVICE_FILES = {"api_keys.sql", "health.sql", "schema_migrations.sql", "retention.sql"}
 _NAMED = re.compile(r"^-- name: (\w+)\(([^)]*)\)[$!^#<*]*\s*$", re.MULTILINE)
 
 
@@ -68,8 +70,9 @@ def test_a_read_that_forgets_part_of_the_check_is_caught() -> None:
     assert READ_CHECK not in forgetful and WRITE_CHECK not in forgetful
 
 
-# Tables the service keeps for itself; a request never writes them.
-SERVICE_TABLES = {"api_keys", "schema_migrations"}
+# Tables the service keeps for itself; a request never writes them (namespace_settings: the operator's
+# `session-backend retention set-default` does, with ON CONFLICT).
+SERVICE_TABLES = {"api_keys", "schema_migrations", "namespace_settings"}
 
 
 def test_every_key_a_request_can_violate_has_a_message(database_url: str) -> None:
