@@ -105,7 +105,9 @@ def test_cors_preflight_and_requests_from_listed_origins_only(server, http):
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "Access-Control-Allow-Credentials" not in preflight.headers
     assert listed.status_code == 200 and listed.headers["Access-Control-Allow-Origin"] == "https://other.example"
-    assert listed.headers["Access-Control-Expose-Headers"] == "X-Request-ID, ETag" and "Origin" in listed.headers["Vary"]
+    assert (
+        listed.headers["Access-Control-Expose-Headers"] == "X-Request-ID, ETag" and "Origin" in listed.headers["Vary"]
+    )
     assert other.status_code == 200 and "Access-Control-Allow-Origin" not in other.headers
 
 
