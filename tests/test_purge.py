@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import subprocess
 import sys
 from collections import Counter
@@ -15,7 +16,7 @@ import pytest
 
 from app import retention
 from app.db import queries
-from helpers import execute
+from helpers import PROJECT_ROOT, execute
 
 COMMAND = str(Path(sys.executable).parent / "session-backend")
 PAST, FUTURE = "now() - interval '1 day'", "now() + interval '1 day'"
@@ -229,3 +230,43 @@ def test_set_default_needs_exactly_one_ttl_and_show_lists_them(runner):
     assert bad_namespace.exit_code == 2
     assert shown.stdout == "team-a  2592000 seconds (30 days)\nteam-b  90 seconds\n"
     assert [(s["namespace"], s["default_ttl_seconds"]) for s in as_json] == [("team-a", 2592000), ("team-b", 90)]
+
+
+def _readme_retention_block() -> list[str]:
+    """The lines of the first bash block of the README's Retention section, continuations joined."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Retention\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return block.replace("\\\n", " ").splitlines()
+
+
+def test_the_readmes_retention_commands_run_as_written(clean_db, keyless_server):
+    lines = _readme_retention_block()
+    curls = [line.split(" # ")[0] for line in lines if line.startswith("curl ")]
+    commands = [shlex.split(line.split(" # ")[0]) for line in lines if line.startswith("session-backend ")]
+    env = {**os.environ, "B": f"{keyless_server.url}/api/v1"}
+
+    statuses = [
+        subprocess.run(
+            ["bash", "-c", f"{curl} -s -o /dev/null -w '%{{http_code}}'"], env=env, capture_output=True, text=True
+        ).stdout
+        for curl in curls
+    ]
+    execute(clean_db, "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE session_id = 'user-123'")
+    results = [
+        subprocess.run([COMMAND, *command[1:]], env={**env, "DATABASE_URL": clean_db}, capture_output=True, text=True)
+        for command in commands
+    ]
+
+    assert statuses == ["201", "201", "201", "200", "409", "200", "200", "200"]
+    assert [command[1:3] for command in commands] == [["retention", "set-default"]] * 2 + [
+        ["retention", "show"],
+        ["purge", "--dry-run"],
+        ["purge"],
+        ["purge", "--batch-size"],
+    ]
+    assert all(result.returncode == 0 for result in results), [result.stderr for result in results]
+    # The due session went with the second purge; the README's other sessions are not due.
+    assert results[3].stdout.startswith("Would delete 1 expired sessions (default 1)")
+    assert results[4].stdout.startswith("Deleted 1 expired sessions (default 1)")
+    assert remaining(clean_db) == {"user": 2}
