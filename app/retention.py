@@ -94,11 +94,19 @@ def purge(
     run_batch = single_node_batch if strategy == SINGLE_NODE else routed_batch
     result = PurgeResult()
     more = True
-    while more and (max_batches is None or result.batches < max_batches):
-        deleted, more = run_batch(conn, batch_size)
-        result.batches += 1
-        result.deleted += deleted
-        logger.debug("purge batch", extra={"event": "purge_batch", "sessions_deleted": sum(deleted.values())})
+    try:
+        while more and (max_batches is None or result.batches < max_batches):
+            deleted, more = run_batch(conn, batch_size)
+            result.batches += 1
+            result.deleted += deleted
+            logger.debug("purge batch", extra={"event": "purge_batch", "sessions_deleted": sum(deleted.values())})
+    except psycopg2.Error:
+        # The batches committed before the failure stay deleted: say how many, then fail the run.
+        logger.error(
+            "purge stopped by a database error",
+            extra={"event": "purge", "sessions_deleted": result.total, "by_namespace": dict(result.deleted)},
+        )
+        raise
     return result
 
 

@@ -270,3 +270,17 @@ def test_the_readmes_retention_commands_run_as_written(clean_db, keyless_server)
     assert results[3].stdout.startswith("Would delete 1 expired sessions (default 1)")
     assert results[4].stdout.startswith("Deleted 1 expired sessions (default 1)")
     assert remaining(clean_db) == {"user": 2}
+
+
+def test_a_purge_cut_off_by_the_database_logs_what_it_had_deleted_and_fails(mixed, caplog):
+    conn = psycopg2.connect(mixed)
+    execute(mixed, "SELECT pg_terminate_backend(%s)", (conn.get_backend_pid(),))
+    try:
+        with pytest.raises(psycopg2.Error):
+            retention.purge(conn, batch_size=3, max_batches=None, strategy=retention.ROUTED)
+    finally:
+        conn.close()
+
+    (record,) = [r for r in caplog.records if r.getMessage() == "purge stopped by a database error"]
+    assert (record.levelname, record.sessions_deleted) == ("ERROR", 0)
+    assert remaining(mixed) == {"due": 5, "teamdue": 3, **KEPT}
