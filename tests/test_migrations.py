@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import psycopg2
@@ -232,3 +233,23 @@ def test_upgrade_adds_retention_and_keeps_sessions_forever_and_unheld(leases_rel
         assert client.delete(f"{SESSIONS}/old").status_code == 409
     finally:
         db.close_pool(app)
+
+
+def test_the_release_before_0007_still_serves_sessions_after_this_init_db(clean_db):
+    # During a rolling upgrade the old replicas keep answering once the new init-db ran: their session
+    # queries (as that release wrote them) call the JSON functions without the retention fields.
+    old_create = (
+        "INSERT INTO sessions AS s (namespace, session_id, session_type, created_at, updated_at)"
+        " VALUES ('default', 'old-replica', 'AGENT', now(), now())"
+        " RETURNING session_json(s.session_id, s.session_type, s.created_at, s.updated_at)::text"
+    )
+    old_read = (
+        "SELECT session_detail_json(s.session_id, s.session_type, s.created_at, s.updated_at, NULL)::text"
+        " FROM sessions AS s WHERE s.session_id = 'old-replica'"
+    )
+
+    created = json.loads(execute(clean_db, old_create)[0][0])
+    read = json.loads(execute(clean_db, old_read)[0][0])
+
+    assert set(created) == {"session_id", "session_type", "created_at", "updated_at"}
+    assert read == {**created, "lease": None}

@@ -23,9 +23,27 @@ CREATE OR REPLACE FUNCTION iso_utc(ts timestamptz) RETURNS text
 -- function declared for `sessions` does not accept. The first versions took rows; they go.
 DROP FUNCTION IF EXISTS session_json(sessions), agent_json(session_agents), message_json(session_messages);
 
--- Before migration 0007 sessions had no expiry and no legal hold, and their JSON no parameters for them.
-DROP FUNCTION IF EXISTS session_json(text, text, timestamptz, timestamptz),
-    session_detail_json(text, text, timestamptz, timestamptz, json);
+-- Since migration 0007 a session's JSON has its expiry and legal hold. The forms without them stay for
+-- one release: during a rolling upgrade the release before 0007 still serves after this file is
+-- applied, and its queries (and its readiness check) call them. Drop them in the release after.
+CREATE OR REPLACE FUNCTION session_json(session_id text, session_type text, created_at timestamptz,
+                                        updated_at timestamptz) RETURNS json
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN json_build_object(
+        'session_id', session_id,
+        'session_type', session_type,
+        'created_at', iso_utc(created_at),
+        'updated_at', iso_utc(updated_at));
+
+CREATE OR REPLACE FUNCTION session_detail_json(session_id text, session_type text, created_at timestamptz,
+                                               updated_at timestamptz, lease json) RETURNS json
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN json_build_object(
+        'session_id', session_id,
+        'session_type', session_type,
+        'created_at', iso_utc(created_at),
+        'updated_at', iso_utc(updated_at),
+        'lease', lease);
 
 CREATE OR REPLACE FUNCTION session_json(session_id text, session_type text, created_at timestamptz,
                                         updated_at timestamptz, expires_at timestamptz, legal_hold boolean)
