@@ -121,7 +121,7 @@ def _counts(by_namespace: dict[str, int]) -> str:
     type=click.IntRange(1, MAX_BATCH_SIZE),
     default=DEFAULT_BATCH_SIZE,
     show_default=True,
-    help="Sessions deleted per transaction.",
+    help="Sessions per batch: one transaction (on Citus, one per session).",
 )
 @click.option("--max-batches", type=click.IntRange(min=1), help="Stop after this many batches (default: until done).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
