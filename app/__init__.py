@@ -25,7 +25,21 @@ def create_app(settings: Settings | None = None, *, serving: bool = True, testin
         RuntimeError: when serving in production without API keys.
     """
     # Imported here, not at the top, so that `import app.config` (gunicorn.conf.py) stays light.
-    from . import auth, blueprints, cors, db, embedded, errors, history_cli, http, keys, logs, migrations, openapi
+    from . import (
+        auth,
+        blueprints,
+        cors,
+        db,
+        embedded,
+        errors,
+        history_cli,
+        http,
+        keys,
+        logs,
+        migrations,
+        openapi,
+        retention,
+    )
 
     settings = load_settings() if settings is None else settings
     app = Flask(__name__)
@@ -41,6 +55,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = True, testin
     app.cli.add_command(migrations.init_db_command)
     app.cli.add_command(keys.keys_command)
     app.cli.add_command(history_cli.history_command)
+    app.cli.add_command(retention.retention_command)
+    app.cli.add_command(retention.purge_command)
     errors.register_error_handlers(app)
     blueprints.register(app)
     openapi.init_app(app)

@@ -1,5 +1,5 @@
 """The ``session-backend`` command: ``init-db``, ``keys ...``, ``history ...``, ``convert-to-snapshots``,
-``import``, ``export`` and ``run``, with ``--version``.
+``import``, ``export``, ``retention``, ``purge`` and ``run``, with ``--version``.
 
 A command's result goes to stdout and everything else (logs, notes, errors) to stderr, so scripts
 can capture the result: ``KEY=$(session-backend keys create --namespace team-a)``.
@@ -24,6 +24,7 @@ from .keys import keys_command
 from .migrations import init_db_command
 from .snapshot_cli import convert_command
 from .transfer_cli import export_command, import_command
+from .retention import purge_command, retention_command
 from .version import VERSION
 
 # gunicorn's settings and entry point live at the project's root, beside app/, not in the package:
@@ -56,7 +57,7 @@ class _Commands(click.Group):
 @click.version_option(VERSION, prog_name="session-backend", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Manage the session-backend service: its database schema, its API keys, its server.
+    """Manage the session-backend service: its database schema, its API keys, retention, its server.
 
     Without DATABASE_URL, commands use the embedded PostgreSQL in EMBEDDED_PGDATA (.data/postgres),
     starting it when needed.
@@ -121,3 +122,5 @@ cli.add_command(history_command)
 cli.add_command(convert_command)
 cli.add_command(import_command)
 cli.add_command(export_command)
+cli.add_command(retention_command)
+cli.add_command(purge_command)

@@ -3,7 +3,8 @@
 Run on the coordinator after the migrations. Every table with a ``session_id`` column is distributed
 by it, co-located with ``sessions``, so a session's rows (its agents, messages, multi-agent state) sit
 on one shard and each request is routed to one worker. ``api_keys`` is small and read by every request's
-key check, so it is a reference table: a copy on every node, which a shard query may join.
+key check, so it is a reference table: a copy on every node, which a shard query may join; so is
+``namespace_settings`` (migration 0007), which a create reads for its namespace's default TTL.
 ``storage_objects`` is distributed by its ``scope`` (the key's session segment, app/storage_keys.py):
 a session's snapshots share a shard, but scope is bytea and session_id varchar, and Citus co-locates
 only columns of one type, so the byte store is a co-location group of its own. No query joins it with
@@ -23,8 +24,9 @@ from .db import CONNECT_TIMEOUT_SECONDS
 # The table whose co-location group every session-scoped table joins; it is distributed first.
 SESSIONS = "sessions"
 SESSION_COLUMN = "session_id"
-# Tables that are not scoped by session: the keys, copied to every node; the byte store, by scope.
-REFERENCE_TABLES = ("api_keys",)
+# Tables that are not scoped by session: the keys and namespace settings, copied to every node; the byte
+# store, by scope.
+REFERENCE_TABLES = ("api_keys", "namespace_settings")
 OWN_GROUP_TABLES = {"storage_objects": "scope"}
 # Kept on the coordinator (read by init-db and the health check only).
 COORDINATOR_TABLES = ("schema_migrations",)

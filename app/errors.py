@@ -44,6 +44,8 @@ _CONSTRAINT_MESSAGES = {
 FENCE_REFUSED = "SB409"
 # Raised by unleased() when another process holds the lease of a session whose history a request changes.
 LEASE_HELD = "SB423"
+# Raised by refuse_if_held() (functions.sql) when a DELETE meets a session on legal hold.
+LEGAL_HOLD_REFUSED = "SBHLD"
 
 
 class APIError(Exception):
@@ -87,6 +89,12 @@ class LeaseLostError(ConflictError):
     """The caller's lease or fencing token is no longer the session's current one (409); nothing changed."""
 
     error = "LeaseLostError"
+
+
+class LegalHoldError(ConflictError):
+    """The session is on legal hold, which keeps it from deletion until released (409); nothing changed."""
+
+    error = "LegalHoldError"
 
 
 class PreconditionFailedError(APIError):
@@ -154,8 +162,10 @@ def _from_integrity(exc: psycopg2.IntegrityError) -> APIError:
     return RequestValidationError("the request violates a database constraint")
 
 
-def lease_error(exc: psycopg2.Error) -> APIError | None:
-    """The API error a lease check raised in the database (fenced, unleased), or None for any other."""
+def database_refusal(exc: psycopg2.Error) -> APIError | None:
+    """The API error a check in the database raised (fenced, unleased, refuse_if_held), or None for any other."""
+    if exc.pgcode == LEGAL_HOLD_REFUSED:
+        return LegalHoldError("the session is on legal hold: release the hold (legal_hold false) before deleting it")
     if exc.pgcode == FENCE_REFUSED:
         current = getattr(exc.diag, "message_detail", None) or "0"
         return LeaseLostError(
@@ -173,8 +183,8 @@ def integrity_error(exc: psycopg2.IntegrityError) -> APIError:
 
 
 def _from_database(exc: psycopg2.DatabaseError) -> Response:
-    """A database error without a handler of its own: a lease check's refusal, or unexpected."""
-    refused = lease_error(exc)
+    """A database error without a handler of its own: a refusal by a check in the database, or unexpected."""
+    refused = database_refusal(exc)
     return _unexpected(exc) if refused is None else error_response(refused)
 
 

@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 
 from . import history
 from .db import get_db
-from .errors import APIError, integrity_error, lease_error
+from .errors import APIError, database_refusal, integrity_error
 from .keys import _namespace
 
 history_command = AppGroup("history", help="Rewind an agent's conversation, undo a rewind, fork a session.")
@@ -38,7 +38,7 @@ def _run(operation: Any) -> None:
     except psycopg2.IntegrityError as exc:
         result = integrity_error(exc)
     except psycopg2.DatabaseError as exc:
-        result = lease_error(exc)
+        result = database_refusal(exc)
         if result is None:
             raise
     except APIError as exc:

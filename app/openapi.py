@@ -83,7 +83,10 @@ _ERRORS = {
     "BadRequest": (400, "The body is not JSON"),
     "Unauthorized": (401, "No valid API key (header WWW-Authenticate: Bearer)"),
     "NotFound": (404, "The resource or its parent does not exist"),
-    "Conflict": (409, "The resource already exists, the lease is busy, or the session's lease changed hands"),
+    "Conflict": (
+        409,
+        "The resource already exists, the lease is busy, the session's lease changed hands, or it is on legal hold",
+    ),
     "PreconditionFailed": (412, "The stored object does not meet If-Match or If-None-Match"),
     "PayloadTooLarge": (413, "The body exceeds MAX_CONTENT_LENGTH"),
     "ValidationError": (422, "The body, query or path fails validation; `fields` names what"),

@@ -215,21 +215,85 @@ class QuerySchema(Schema):
     error_messages = {"unknown": UNKNOWN_PARAMETER}  # noqa: RUF012 - marshmallow reads it from the class
 
 
-class SessionCreate(RequestSchema):
+class _JSONBoolean(fields.Boolean):
+    """JSON's true or false only: 0, 1 or "yes" are values the schema calls invalid."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+# Retention (migration 0007). A century bounds a TTL: what a legal retention period asks, and an
+# instant PostgreSQL can always add it to.
+MAX_RETENTION_SECONDS = 100 * 365 * 86400
+_EXPIRES_AT = (
+    "When the session becomes due for deletion by `session-backend purge` (ISO 8601; no zone means UTC; "
+    "a past instant makes it due at once); null: never. Not with `ttl_seconds`."
+)
+_TTL_SECONDS = f"Seconds from now until the session expires (sets `expires_at`), 1-{MAX_RETENTION_SECONDS}."
+_LEGAL_HOLD = (
+    "While true, the session is never purged, whatever its `expires_at`, and DELETE answers 409 "
+    "`LegalHoldError`; set it to false to release the hold."
+)
+
+
+class _SessionRetention(RequestSchema):
+    """The retention fields a session's create and update share: when it expires, and its legal hold.
+
+    No load default for the expiry: whether the body mentions it at all is what the hooks below read.
+    """
+
+    expires_at = _Timestamp(allow_none=True, default_timezone=UTC, metadata={"description": _EXPIRES_AT})
+    ttl_seconds = fields.Integer(
+        strict=True, validate=validate.Range(1, MAX_RETENTION_SECONDS), metadata={"description": _TTL_SECONDS}
+    )
+
+    @validates_schema
+    def one_expiry(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Refuse a body that says when the session expires twice."""
+        if "expires_at" in data and "ttl_seconds" in data:
+            message = "give expires_at or ttl_seconds, not both"
+            raise ValidationError({"expires_at": [message], "ttl_seconds": [message]})
+
+    @staticmethod
+    def expiry_parameters(data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """``data`` with both expiry parameters present (None when absent), and whether the body named one."""
+        mentioned = "expires_at" in data or "ttl_seconds" in data
+        return {**data, "expires_at": data.get("expires_at"), "ttl_seconds": data.get("ttl_seconds")}, mentioned
+
+
+class SessionCreate(_SessionRetention):
     session_id = Identifier(required=True)
     session_type = fields.String(
         load_default="AGENT", validate=validate.OneOf(SESSION_TYPES), metadata={"description": _SESSION_TYPE}
     )
     created_at = Timestamp(_CREATED_AT)
     updated_at = Timestamp(_UPDATED_AT)
+    legal_hold = _JSONBoolean(load_default=False, metadata={"description": _LEGAL_HOLD + " Default false."})
+
+    @post_load
+    def with_default_expiry(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """A body that names no expiry takes its namespace's default TTL (an explicit null: never)."""
+        data, mentioned = self.expiry_parameters(data)
+        return {**data, "use_default_ttl": not mentioned}
 
 
-class SessionUpdate(RequestSchema):
+class SessionUpdate(_SessionRetention):
     session_type = fields.String(
         load_default=None,
         validate=validate.OneOf(SESSION_TYPES),
         metadata={"description": "The new type; the stored one is kept when absent."},
     )
+    legal_hold = _JSONBoolean(
+        load_default=None, metadata={"description": _LEGAL_HOLD + " The stored one is kept when absent."}
+    )
+
+    @post_load
+    def keeping_the_expiry(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """A body that names no expiry keeps the stored one."""
+        data, mentioned = self.expiry_parameters(data)
+        return {**data, "keep_expiry": not mentioned}
 
 
 class Session(Schema):
@@ -237,6 +301,11 @@ class Session(Schema):
     session_type = fields.String(metadata={"description": _SESSION_TYPE})
     created_at = fields.String(metadata={"description": "ISO 8601, UTC."})
     updated_at = fields.String(metadata={"description": "ISO 8601, UTC; changes with every update."})
+    expires_at = fields.String(
+        allow_none=True,
+        metadata={"description": "When `session-backend purge` may delete it (ISO 8601, UTC); null: never."},
+    )
+    legal_hold = fields.Boolean(metadata={"description": "Whether a legal hold keeps it from expiry and deletion."})
 
 
 class AgentUpdate(RequestSchema):
@@ -517,15 +586,6 @@ class StorageListQuery(QuerySchema):
     limit = fields.Integer(
         load_default=1000, validate=validate.Range(1, 1000), metadata={"description": "Keys per page, 1-1000."}
     )
-
-
-class _JSONBoolean(fields.Boolean):
-    """JSON's true or false only: 0, 1 or "yes" are values the schema calls invalid."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 class StorageSearch(RequestSchema):

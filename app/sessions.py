@@ -32,6 +32,11 @@ def create_session() -> Response:
     Starts a session under the id the client chose. `session_type` defaults to `AGENT`. A `created_at`
     sent here is kept, else the server's clock sets it; an `updated_at` sent here is kept too, else it
     equals `created_at`. An id already used in the caller's namespace is a 409.
+
+    Retention: `expires_at` (or `ttl_seconds` from now) says when `session-backend purge` may delete
+    the session; without either, it expires after its namespace's default TTL if the operator set one
+    (`session-backend retention set-default`), else never; `"expires_at": null` means never.
+    `legal_hold: true` keeps it from expiry and deletion.
     ---
     post:
       operationId: createSession
@@ -41,7 +46,7 @@ def create_session() -> Response:
         content:
           application/json:
             schema: SessionCreate
-            example: {session_id: user-123, session_type: AGENT}
+            example: {session_id: user-123, session_type: AGENT, ttl_seconds: 2592000}
       responses:
         201: {description: The session as stored, content: {application/json: {schema: Session}}}
         409: {$ref: '#/components/responses/Conflict'}
@@ -104,7 +109,8 @@ def update_session(session_id: str) -> Response:
     """Update a session.
 
     Sets `session_type` when the body has one, and `updated_at` to the server's clock in any case;
-    `created_at` never changes.
+    `created_at` never changes. `expires_at` (null: never) or `ttl_seconds` (from now) moves the
+    session's expiry, `legal_hold` sets or releases its legal hold; what the body leaves out stays.
     ---
     put:
       operationId: updateSession
@@ -114,7 +120,7 @@ def update_session(session_id: str) -> Response:
         content:
           application/json:
             schema: SessionUpdate
-            example: {session_type: MULTI_AGENT}
+            example: {legal_hold: true}
       responses:
         200: {description: The updated session, content: {application/json: {schema: Session}}}
         404: {$ref: '#/components/responses/NotFound'}
@@ -129,7 +135,7 @@ def delete_session(session_id: str) -> Response:
     """Delete a session.
 
     Deletes the session with all its agents, their messages and its multi-agent state, in one
-    transaction.
+    transaction. A session on legal hold is not deleted: 409 `LegalHoldError`.
     ---
     delete:
       operationId: deleteSession
@@ -137,6 +143,7 @@ def delete_session(session_id: str) -> Response:
       responses:
         204: {description: Deleted}
         404: {$ref: '#/components/responses/NotFound'}
+        409: {$ref: '#/components/responses/Conflict'}
     """
     found(queries.delete_session(get_db(), **session_writer(), session_id=session_id), "session")
     return no_content()

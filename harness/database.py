@@ -19,6 +19,7 @@ TABLES = (
     "session_agents",
     "sessions",
     "api_keys",
+    "namespace_settings",
 )
 # The schema's record of applied migrations: kept when the data is emptied, dropped with the schema.
 MIGRATIONS_TABLE = "schema_migrations"

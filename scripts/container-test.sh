@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make container-test`: build and run what users deploy, for real, on a CI machine that has
 # no Docker engine and cannot pull public images.
-#   1. static checks: hadolint on the Dockerfile; compose.yaml `config -q` (and the dev-tools
-#      profile adds pgadmin only); `helm lint --strict` and `helm template` for each values
-#      file, piped into `kubernetes-validate --strict`
+#   1. static checks: hadolint on the Dockerfile; compose.yaml `config -q` (the dev-tools
+#      profile adds pgadmin only, the purge profile session-purge); `helm lint --strict` and
+#      `helm template` for each values file, piped into `kubernetes-validate --strict`, and the
+#      purge CronJob rendered by default and left out when disabled
 #   2. podman stand-ins for python:3.11-slim and postgres:15 (tests/containers/build.sh;
 #      cached in podman storage), then our image from the unchanged Dockerfile
 #   3. compose.yaml up with the real Compose binary against podman's Docker API, wait for
@@ -100,7 +101,13 @@ validate_compose() {
     [[ $default == "postgres session-api " ]] || die "compose default services are: $default"
     extra=$(comm -13 <(tr ' ' '\n' <<<"$default" | sort) <(tr ' ' '\n' <<<"$with_profile" | sort) | tr -d '\n')
     [[ $extra == pgadmin ]] || die "the dev-tools profile adds '$extra', expected pgadmin only"
-    log "compose.yaml valid; default services: $default; dev-tools adds: $extra"
+    with_profile=$(docker-compose -f compose.yaml --profile purge config --services | sort | tr '\n' ' ')
+    [[ $with_profile == "postgres session-api session-purge " ]] ||
+        die "the purge profile gives: $with_profile, expected session-purge beside the default services"
+    docker-compose -f compose.yaml --profile purge config >"$work/compose-purge.yaml"
+    grep -q 'session-backend purge' "$work/compose-purge.yaml" ||
+        die "the purge profile's service does not run session-backend purge"
+    log "compose.yaml valid; default services: $default; dev-tools adds: $extra; purge adds: session-purge"
 }
 
 check_chart() {
@@ -114,6 +121,14 @@ check_chart() {
             { echo "$out" >&2; die "kubernetes-validate rejected the manifests rendered with $values"; }
         log "$values: helm lint --strict ok; $(grep -c '^kind:' "$work/rendered.yaml") manifests valid for Kubernetes $K8S_VERSION"
     done
+    # The purge CronJob (README, "Retention"): on by default, hourly, running `session-backend purge`;
+    # purge.enabled=false leaves it out.
+    helm template session-backend "$CHART" >"$work/rendered.yaml"
+    grep -q '^kind: CronJob' "$work/rendered.yaml" || die "the chart renders no purge CronJob by default"
+    grep -q 'schedule: "0 \* \* \* \*"' "$work/rendered.yaml" || die "the purge CronJob is not hourly by default"
+    helm template session-backend "$CHART" --set purge.enabled=false >"$work/rendered.yaml"
+    ! grep -q '^kind: CronJob' "$work/rendered.yaml" || die "purge.enabled=false still renders the purge CronJob"
+    log "purge CronJob: hourly by default, left out with purge.enabled=false"
 }
 
 # ---------------------------------------------------------------- podman and the stack

@@ -114,6 +114,16 @@ req PUT "/api/v1/sessions/$RUN-missing" 404 '{"session_type": "AGENT"}'
 req GET '/api/v1/sessions?limit=50' 200
 check "'$S' in [s['session_id'] for s in b['sessions']] and 'next_cursor' in b"
 
+# --- retention: a legal hold keeps a session from DELETE until released (migration 0007)
+H="/api/v1/sessions/$RUN-held"
+req POST /api/v1/sessions 201 "{\"session_id\": \"$RUN-held\", \"legal_hold\": true, \"ttl_seconds\": 3600}"
+check "b['legal_hold'] is True and b['expires_at'] > b['created_at']"
+req DELETE "$H" 409
+error_is LegalHoldError
+req PUT "$H" 200 '{"legal_hold": false, "expires_at": null}'
+check "b['legal_hold'] is False and b['expires_at'] is None"
+req DELETE "$H" 204
+
 # --- agents
 agent_body() { # agent_body ID STATE_VALUE
     printf '{"agent_id": "%s", "state": {"k": "%s"}, "conversation_manager_state": {"__name__": "SlidingWindowConversationManager", "removed_message_count": 0}, "_internal_state": {"interrupt_state": {"activated": false}}}' "$1" "$2"

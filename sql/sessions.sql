@@ -4,15 +4,21 @@
 -- every write wraps it in `fenced(..., :session_id, :fence)`, which checks the session's fencing token
 -- when the client sent one (X-Session-Fence). The other resources' files do the same.
 
--- name: create_session(key_hash, keyless, session_id, session_type, created_at, updated_at, fence)$
--- A duplicate session_id violates sessions_pkey, which the service answers with 409.
-INSERT INTO sessions AS s (namespace, session_id, session_type, created_at, updated_at)
-VALUES (fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence), :session_id, :session_type, coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()))
-RETURNING session_json(s.session_id, s.session_type, s.created_at, s.updated_at)::text;
+-- name: create_session(key_hash, keyless, session_id, session_type, created_at, updated_at, expires_at, ttl_seconds, use_default_ttl, legal_hold, fence)$
+-- A duplicate session_id violates sessions_pkey, which the service answers with 409. The expiry is the
+-- one sent (expires_at, or now + ttl_seconds), else, when the body did not mention it (use_default_ttl),
+-- now + the namespace's default TTL (default_expiry, which reads the key again only then); an explicit
+-- null means never.
+INSERT INTO sessions AS s (namespace, session_id, session_type, created_at, updated_at, expires_at, legal_hold)
+VALUES (fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence), :session_id, :session_type, coalesce(:created_at, now()), coalesce(:updated_at, :created_at, now()),
+        coalesce(:expires_at::timestamptz, now() + make_interval(secs => :ttl_seconds),
+                 CASE WHEN :use_default_ttl THEN default_expiry(caller_namespace(:key_hash, :keyless)) END),
+        :legal_hold)
+RETURNING session_json(s.session_id, s.session_type, s.created_at, s.updated_at, s.expires_at, s.legal_hold)::text;
 
 -- name: get_session(key_hash, keyless, session_id)$
 -- With who holds its lease, if anyone (the lease's row is on the session's shard).
-SELECT session_detail_json(s.session_id, s.session_type, s.created_at, s.updated_at,
+SELECT session_detail_json(s.session_id, s.session_type, s.created_at, s.updated_at, s.expires_at, s.legal_hold,
     (SELECT lease_holder_json(l.holder, l.fence, l.acquired_at, l.expires_at, now()) FROM session_leases AS l
      WHERE l.namespace = s.namespace AND l.session_id = :session_id))::text
 FROM sessions AS s
@@ -20,15 +26,23 @@ WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless,
     (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
     NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND s.session_id = :session_id;
 
--- name: update_session(session_type, key_hash, keyless, session_id, fence)$
+-- name: update_session(session_type, expires_at, ttl_seconds, keep_expiry, legal_hold, key_hash, keyless, session_id, fence)$
+-- What the body leaves out stays. The expiry changes when the body mentions expires_at or ttl_seconds
+-- (keep_expiry false): to the instant sent, to now + ttl_seconds, or, for an explicit null, to never.
 UPDATE sessions AS s
-SET session_type = coalesce(:session_type, s.session_type), updated_at = now()
+SET session_type = coalesce(:session_type, s.session_type), updated_at = now(),
+    expires_at = CASE WHEN :keep_expiry THEN s.expires_at
+                      ELSE coalesce(:expires_at::timestamptz, now() + make_interval(secs => :ttl_seconds)) END,
+    legal_hold = coalesce(:legal_hold, s.legal_hold)
 WHERE s.namespace = (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)) AND s.session_id = :session_id
-RETURNING session_json(s.session_id, s.session_type, s.created_at, s.updated_at)::text;
+RETURNING session_json(s.session_id, s.session_type, s.created_at, s.updated_at, s.expires_at, s.legal_hold)::text;
 
 -- name: delete_session(key_hash, keyless, session_id, fence)$
--- Agents, messages and multi-agent state go with it (ON DELETE CASCADE).
-DELETE FROM sessions WHERE namespace = (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)) AND session_id = :session_id RETURNING session_id;
+-- Agents, messages and multi-agent state go with it (ON DELETE CASCADE). A session on legal hold is
+-- refused by refuse_if_held (SQLSTATE SBHLD, answered 409 LegalHoldError) and nothing is deleted.
+DELETE FROM sessions AS s WHERE s.namespace = (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)) AND s.session_id = :session_id
+    AND refuse_if_held(s.legal_hold)
+RETURNING s.session_id;
 
 -- name: list_sessions(key_hash, keyless, cursor_seconds, cursor_micros, cursor_session_id, limit, offset, page)$
 -- Newest first. The cursor is the (created_at, session_id) of the last row shown: created_at's whole epoch
@@ -38,7 +52,7 @@ DELETE FROM sessions WHERE namespace = (SELECT fenced(caller_namespace(:key_hash
 WITH caller AS MATERIALIZED (
     SELECT caller_namespace(:key_hash, :keyless) AS namespace
 ), page AS MATERIALIZED (
-    SELECT s.session_id, s.session_type, s.created_at, s.updated_at
+    SELECT s.session_id, s.session_type, s.created_at, s.updated_at, s.expires_at, s.legal_hold
     FROM sessions AS s
     WHERE s.namespace = (SELECT namespace FROM caller)
       AND (:cursor_seconds::bigint IS NULL
@@ -53,7 +67,7 @@ WITH caller AS MATERIALIZED (
     SELECT created_at, session_id FROM shown ORDER BY created_at, session_id LIMIT 1
 )
 SELECT json_build_object(
-    'sessions', coalesce((SELECT json_agg(session_json(session_id, session_type, created_at, updated_at) ORDER BY created_at DESC, session_id DESC) FROM shown), '[]'::json),
+    'sessions', coalesce((SELECT json_agg(session_json(session_id, session_type, created_at, updated_at, expires_at, legal_hold) ORDER BY created_at DESC, session_id DESC) FROM shown), '[]'::json),
     'next_cursor', CASE WHEN (SELECT count(*) FROM page) > :limit THEN
         (SELECT extract(epoch FROM date_trunc('second', created_at))::bigint
                 || '.' || lpad(mod(extract(microseconds FROM created_at)::bigint, 1000000)::text, 6, '0')

@@ -79,6 +79,7 @@ def test_a_database_in_use_on_one_node_is_distributed_in_place(single_node_datab
         "multi_agents": "distributed",
         "storage_objects": "distributed",
         "api_keys": "reference",
+        "namespace_settings": "reference",
     }
     # A session's lease sits on the shard of its rows: the fence check and the lease move together.
     groups = dict(execute(url, "SELECT table_name::text, colocation_id FROM citus_tables"))

@@ -22,7 +22,16 @@ FAN_OUT = {
     "list_keys": "the byte store's keys of a namespace, across every scope",
     "search_objects": "full-text search over a namespace's byte store",
     "count_default_sessions": "`keys create` counts what requests without a key wrote",
+    # `session-backend purge` (sql/retention.sql): a service command over every namespace, not a request.
+    "pick_expired_sessions": "the purge picks the oldest due sessions of every shard, without locks",
+    "count_expired_sessions": "`purge --dry-run` counts the due sessions of every shard",
+    "count_held_expired_sessions": "`purge --dry-run` counts the expired sessions a legal hold keeps",
 }
+# Never run on Citus: the single-node purge locks a batch picked over the whole table (FOR UPDATE SKIP
+# LOCKED), which Citus runs only in a query routed to one shard. There the purge picks with
+# pick_expired_sessions and locks and deletes each session on its shard (lock_expired_session,
+# delete_expired_session, both routed: the test below plans them).
+SINGLE_NODE_ONLY = {"purge_batch": "FOR UPDATE SKIP LOCKED over every shard: app/retention.py picks ROUTED on Citus"}
 # Routed to one shard, but through the coordinator: the value is bound once, in a CTE, and Citus runs
 # an INSERT ... SELECT from a CTE by pulling the row to the coordinator and copying it to the shard.
 # Still one statement and one client round trip; one more step between the nodes (see the README).
@@ -48,7 +57,8 @@ TRANSFER = {
     "import_multi_agents": "a batch of multi-agent states, pulled through the coordinator",
     "import_objects": "a batch of byte-store objects, pulled through the coordinator",
 }
-# Key management, health and migrations: api_keys is a reference table (a read is one task on one
+# Key management, health, migrations and the namespaces' default TTLs: api_keys and namespace_settings are
+# reference tables (a read is one task on one
 # node; a write goes to every node), schema_migrations a table on the coordinator.
 SERVICE = {
     "allow_keyless",
@@ -61,11 +71,13 @@ SERVICE = {
     "keys_required",
     "latest_migration",
     "list_api_keys",
+    "list_namespace_settings",
     "migrations_table_exists",
     "record_api_key_use",
     "revoke_api_key",
     "schema_catalog",
     "seed_api_key",
+    "set_default_ttl",
 }
 
 SESSION = "routing-sample-session"
@@ -122,6 +134,12 @@ SAMPLE = {
     "new_scope": b"routing-sample-fork",
     "prefixes": [b"session/" + SESSION.encode() + b"/"],
     "new_prefixes": [b"session/routing-sample-fork/"],
+    # Retention (issue 15): a create that takes its namespace's default TTL, an update that keeps the expiry.
+    "expires_at": None,
+    "use_default_ttl": True,
+    "keep_expiry": True,
+    "legal_hold": False,
+    "batch_size": 100,
 }
 
 _TASKS = re.compile(r"Task Count: (\d+)")
@@ -166,11 +184,14 @@ def _plan(url: str, name: str) -> str:
 
 
 def test_the_lists_name_only_queries_that_exist() -> None:
-    assert (set(FAN_OUT) | set(PULLED) | set(FORK) | SERVICE | set(TRANSFER)) - set(_session_queries()) == set()
+    assert (set(FAN_OUT) | set(PULLED) | set(FORK) | SERVICE | set(TRANSFER) | set(SINGLE_NODE_ONLY)) - set(
+        _session_queries()
+    ) == set()
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in _session_queries() if n not in {*FAN_OUT, *PULLED, *FORK, *SERVICE, *TRANSFER}]
+    "name",
+    [n for n in _session_queries() if n not in {*FAN_OUT, *PULLED, *FORK, *SERVICE, *TRANSFER, *SINGLE_NODE_ONLY}],
 )
 def test_a_session_query_is_routed_to_one_shard(coordinator: str, name: str) -> None:
     plan = _plan(coordinator, name)

@@ -40,7 +40,17 @@ def test_help_lists_our_commands_and_not_flasks():
 
     assert result.returncode == 0, result.stderr
     commands = set(re.findall(r"^  ([a-z-]+)  ", result.stdout, re.MULTILINE))
-    assert {"init-db", "keys", "run", "convert-to-snapshots"} <= commands
+    assert {
+        "init-db",
+        "keys",
+        "run",
+        "convert-to-snapshots",
+        "retention",
+        "purge",
+        "history",
+        "import",
+        "export",
+    } <= commands
     assert not commands & {"shell", "routes"}
     assert "--version" in result.stdout
 

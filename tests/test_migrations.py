@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import psycopg2
@@ -45,7 +46,7 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
         ' VALUES (\'old-session\', \'swarm\', \'{"id": "swarm", "status": "completed"}\')',
     )
 
-    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004", "0005", "0006", "0008"]
+    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
     assert migrations.apply_schema(url) == []
 
     app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
@@ -81,6 +82,7 @@ def test_init_db_command_reports_what_it_applied(first_schema_database):
         ("0004",),
         ("0005",),
         ("0006",),
+        ("0007",),
         ("0008",),
     ]
 
@@ -205,3 +207,50 @@ def test_upgrade_compresses_byte_store_values_with_lz4_where_the_server_has_it(b
         url, "SELECT attcompression FROM pg_attribute WHERE attrelid = 'storage_objects'::regclass AND attname = 'data'"
     )[0]
     assert compression == ("l" if _server_has_lz4(url) else "p")
+
+
+@pytest.fixture
+def leases_release_database(database_url):
+    """A database of the release before 0007: sessions without an expiry or a legal hold, no namespace settings."""
+    yield from _todays_schema_but(
+        database_url,
+        "DROP TABLE namespace_settings; ALTER TABLE sessions DROP COLUMN expires_at, DROP COLUMN legal_hold;"
+        " DELETE FROM schema_migrations WHERE version = '0007'",
+    )
+
+
+def test_upgrade_adds_retention_and_keeps_sessions_forever_and_unheld(leases_release_database):
+    url = leases_release_database
+    execute(url, "INSERT INTO sessions (namespace, session_id) VALUES ('default', 'old')")
+
+    assert migrations.apply_schema(url) == ["0007"]
+
+    app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
+    try:
+        client = app.test_client()
+        old = client.get(f"{SESSIONS}/old").get_json()
+        assert (old["expires_at"], old["legal_hold"]) == (None, False)
+        assert client.put(f"{SESSIONS}/old", json={"legal_hold": True}).get_json()["legal_hold"] is True
+        assert client.delete(f"{SESSIONS}/old").status_code == 409
+    finally:
+        db.close_pool(app)
+
+
+def test_the_release_before_0007_still_serves_sessions_after_this_init_db(clean_db):
+    # During a rolling upgrade the old replicas keep answering once the new init-db ran: their session
+    # queries (as that release wrote them) call the JSON functions without the retention fields.
+    old_create = (
+        "INSERT INTO sessions AS s (namespace, session_id, session_type, created_at, updated_at)"
+        " VALUES ('default', 'old-replica', 'AGENT', now(), now())"
+        " RETURNING session_json(s.session_id, s.session_type, s.created_at, s.updated_at)::text"
+    )
+    old_read = (
+        "SELECT session_detail_json(s.session_id, s.session_type, s.created_at, s.updated_at, NULL)::text"
+        " FROM sessions AS s WHERE s.session_id = 'old-replica'"
+    )
+
+    created = json.loads(execute(clean_db, old_create)[0][0])
+    read = json.loads(execute(clean_db, old_read)[0][0])
+
+    assert set(created) == {"session_id", "session_type", "created_at", "updated_at"}
+    assert read == {**created, "lease": None}

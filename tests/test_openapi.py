@@ -225,8 +225,8 @@ def keep_the_rules_stated_in_words(case) -> None:
     The spec's descriptions state them, and the service answers 422 to a request that breaks one:
     a non-zero `offset` is not given with `page`; `limit` and `page_size` (two names of one
     setting) agree; a multi-agent update's body `id` is the path's `multi_agent_id`; a fork's
-    `message_id` comes with an `agent_id`. Requests
-    generated to be invalid are left as they are.
+    `message_id` comes with an `agent_id`; a session's create or update names its expiry once, by
+    `expires_at` or by `ttl_seconds`. Requests generated to be invalid are left as they are.
     """
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
@@ -239,6 +239,8 @@ def keep_the_rules_stated_in_words(case) -> None:
         _keep_the_storage_rules(case, query)
     if case.path.endswith("/fork") and isinstance(case.body, dict) and "agent_id" not in case.body:
         case.body.pop("message_id", None)  # a message id is one agent's: it comes with agent_id
+    if case.path.startswith("/api/v1/sessions") and isinstance(case.body, dict) and "expires_at" in case.body:
+        case.body.pop("ttl_seconds", None)
     if case.method == "PUT" and case.path.endswith("{multi_agent_id}") and isinstance(case.body, dict):
         # Path values arrive percent-encoded; the coverage phase also keeps the typed ones aside.
         typed = case.meta.raw_containers.get(ParameterLocation.PATH)

@@ -19,7 +19,9 @@ from app.db import SQL_DIR
 # transfer.sql moves a whole namespace in and out for `session-backend import` and `export`, which run with
 # the database's credentials and no API key; the export endpoint runs its queries only for the namespace
 # that exports.sql's key-checked query returned (tests/test_isolation.py holds that endpoint to the rule).
-SERVICE_FILES = {"api_keys.sql", "health.sql", "schema_migrations.sql", "transfer.sql"}
+# retention.sql: the operator's `session-backend purge` and `retention` commands, which act on every
+# namespace at once and are run by the service's own jobs (CronJob, compose), never by a request.
+SERVICE_FILES = {"api_keys.sql", "health.sql", "schema_migrations.sql", "retention.sql", "transfer.sql"}
 _NAMED = re.compile(r"^-- name: (\w+)\(([^)]*)\)[$!^#<*]*\s*$", re.MULTILINE)
 
 
@@ -73,8 +75,9 @@ def test_a_read_that_forgets_part_of_the_check_is_caught() -> None:
     assert READ_CHECK not in forgetful and WRITE_CHECK not in forgetful
 
 
-# Tables the service keeps for itself; a request never writes them.
-SERVICE_TABLES = {"api_keys", "schema_migrations"}
+# Tables the service keeps for itself; a request never writes them (namespace_settings: the operator's
+# `session-backend retention set-default` does, with ON CONFLICT).
+SERVICE_TABLES = {"api_keys", "schema_migrations", "namespace_settings"}
 
 
 def test_every_key_a_request_can_violate_has_a_message(database_url: str) -> None:

@@ -23,6 +23,9 @@ CREATE OR REPLACE FUNCTION iso_utc(ts timestamptz) RETURNS text
 -- function declared for `sessions` does not accept. The first versions took rows; they go.
 DROP FUNCTION IF EXISTS session_json(sessions), agent_json(session_agents), message_json(session_messages);
 
+-- Since migration 0007 a session's JSON has its expiry and legal hold. The forms without them stay for
+-- one release: during a rolling upgrade the release before 0007 still serves after this file is
+-- applied, and its queries (and its readiness check) call them. Drop them in the release after.
 CREATE OR REPLACE FUNCTION session_json(session_id text, session_type text, created_at timestamptz,
                                         updated_at timestamptz) RETURNS json
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -32,7 +35,6 @@ CREATE OR REPLACE FUNCTION session_json(session_id text, session_type text, crea
         'created_at', iso_utc(created_at),
         'updated_at', iso_utc(updated_at));
 
--- A session as GET /sessions/{id} shows it: with its lease's holder (lease_holder_json), or null.
 CREATE OR REPLACE FUNCTION session_detail_json(session_id text, session_type text, created_at timestamptz,
                                                updated_at timestamptz, lease json) RETURNS json
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -42,6 +44,64 @@ CREATE OR REPLACE FUNCTION session_detail_json(session_id text, session_type tex
         'created_at', iso_utc(created_at),
         'updated_at', iso_utc(updated_at),
         'lease', lease);
+
+CREATE OR REPLACE FUNCTION session_json(session_id text, session_type text, created_at timestamptz,
+                                        updated_at timestamptz, expires_at timestamptz, legal_hold boolean)
+    RETURNS json
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN json_build_object(
+        'session_id', session_id,
+        'session_type', session_type,
+        'created_at', iso_utc(created_at),
+        'updated_at', iso_utc(updated_at),
+        'expires_at', iso_utc(expires_at),
+        'legal_hold', legal_hold);
+
+-- A session as GET /sessions/{id} shows it: with its lease's holder (lease_holder_json), or null.
+CREATE OR REPLACE FUNCTION session_detail_json(session_id text, session_type text, created_at timestamptz,
+                                               updated_at timestamptz, expires_at timestamptz, legal_hold boolean,
+                                               lease json) RETURNS json
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN json_build_object(
+        'session_id', session_id,
+        'session_type', session_type,
+        'created_at', iso_utc(created_at),
+        'updated_at', iso_utc(updated_at),
+        'expires_at', iso_utc(expires_at),
+        'legal_hold', legal_hold,
+        'lease', lease);
+
+-- When a session created without an expiry of its own expires: now plus its namespace's default TTL
+-- (migration 0007), or NULL (never) when the namespace has none. PL/pgSQL, like caller_namespace, so its
+-- query is checked when first run; on Citus it runs on the coordinator, in the create's VALUES, and
+-- namespace_settings is a reference table there.
+CREATE OR REPLACE FUNCTION default_expiry(namespace text) RETURNS timestamptz
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN now() + make_interval(secs => (SELECT n.default_ttl_seconds FROM namespace_settings AS n
+                                          WHERE n.namespace = default_expiry.namespace));
+END
+$$;
+
+-- A DELETE's guard for legal holds: true for a session that is not held; for a held one it raises
+-- SQLSTATE SBHLD, which the service answers 409 LegalHoldError, so the DELETE changes nothing and the
+-- caller learns why in the same statement (no second query to tell "held" from "missing"). Called
+-- with the row's column, last in the WHERE: PostgreSQL evaluates the cheap key conditions first (it
+-- orders a scan's conditions by cost, and this costs 100 operators), so only the session named is
+-- ever checked. IMMUTABLE because Citus pushes only immutable functions of a row's columns down to the
+-- shard of a DELETE; it is one: same argument, same outcome.
+CREATE OR REPLACE FUNCTION refuse_if_held(legal_hold boolean) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE COST 100
+AS $$
+BEGIN
+    IF legal_hold THEN
+        RAISE EXCEPTION 'the session is on legal hold: it cannot be deleted until the hold is released'
+            USING ERRCODE = 'SBHLD';
+    END IF;
+    RETURN true;
+END
+$$;
 
 -- Before migration 0006 agents had no version, and agent_json no parameter for it.
 DROP FUNCTION IF EXISTS agent_json(text, json, json, json, timestamptz, timestamptz);
