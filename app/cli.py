@@ -22,9 +22,9 @@ from . import logs
 from .history_cli import history_command
 from .keys import keys_command
 from .migrations import init_db_command
+from .retention import purge_command, retention_command
 from .snapshot_cli import convert_command
 from .transfer_cli import export_command, import_command
-from .retention import purge_command, retention_command
 from .version import VERSION
 
 # gunicorn's settings and entry point live at the project's root, beside app/, not in the package:

@@ -9,6 +9,6 @@
 \ir migrations/0004_storage_objects.sql
 \ir migrations/0005_storage_lz4.sql
 \ir migrations/0006_leases.sql
-\\ir migrations/0007_retention.sql
-\\ir migrations/0008_rewind_archive.sql
+\ir migrations/0007_retention.sql
+\ir migrations/0008_rewind_archive.sql
 \ir migrations/functions.sql
