@@ -10,6 +10,7 @@ record, so the failure names its record and the rest of the batch is stored.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -101,7 +102,8 @@ class Importer:
         """Import into ``namespace`` over ``conn`` (autocommit)."""
         self.conn, self.namespace = conn, namespace
         self.summary = Summary()
-        self._pending: dict[str, list[tuple[str, str]]] = {kind: [] for kind in KINDS}
+        self._pending: dict[str, list[tuple[str, str, bool | None]]] = {kind: [] for kind in KINDS}
+        self._utf8 = conn.info.parameter_status("server_encoding") == "UTF8"
         self._count = self._bytes = 0
 
     def add_fields(self, kind: str, record: dict[str, Any]) -> None:
@@ -119,7 +121,8 @@ class Importer:
         if reason is not None:
             self.summary.fail(kind, label_of(kind, record), reason)
             return
-        self._pending[kind].append((text, label_of(kind, record)))
+        is_text = _is_text(record) if kind == "storage_object" and self._utf8 else None
+        self._pending[kind].append((text, label_of(kind, record), is_text))
         self._count += 1
         self._bytes += len(text)
         if self._count >= BATCH_RECORDS or self._bytes >= BATCH_BYTES:
@@ -133,9 +136,10 @@ class Importer:
                 self._store(kind, batch)
         self._count = self._bytes = 0
 
-    def _store(self, kind: str, batch: list[tuple[str, str]]) -> None:
+    def _store(self, kind: str, batch: list[tuple[str, str, bool | None]]) -> None:
+        extra = {"text_flags": [is_text for _, _, is_text in batch]} if kind == "storage_object" else {}
         try:
-            stored = len(list(_INSERTS[kind](self.conn, namespace=self.namespace, records=_array(batch))))
+            stored = len(list(_INSERTS[kind](self.conn, namespace=self.namespace, records=_array(batch), **extra)))
         except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
             if len(batch) == 1:
                 self.summary.fail(kind, batch[0][1], exc.diag.message_primary or type(exc).__name__)
@@ -148,9 +152,19 @@ class Importer:
         self.summary.counts[kind]["skipped"] += len(batch) - stored
 
 
-def _array(batch: list[tuple[str, str]]) -> str:
+def _array(batch: list[tuple[str, str, bool | None]]) -> str:
     """The records as one JSON array, each record's text kept as it is."""
-    return "[" + ",".join(text for text, _ in batch) + "]"
+    return "[" + ",".join(text for text, _, _ in batch) + "]"
+
+
+def _is_text(record: dict[str, Any]) -> bool | None:
+    """Whether a storage object's value is UTF-8 text without NUL, the values the search indexes (None: the
+    database finds out). Told to the query, so that on Citus it needs no PL/pgSQL exception block."""
+    try:
+        data = base64.b64decode(record.get("data") or "", validate=True)
+        return b"\x00" not in data and data.decode("utf-8") is not None
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def decode_line(line: str) -> tuple[str, dict[str, Any]] | str:

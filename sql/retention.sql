@@ -6,8 +6,10 @@
 
 -- name: set_default_ttl(namespace, ttl_seconds)!
 -- NULL clears the namespace's default: its new sessions do not expire unless they say so.
-INSERT INTO namespace_settings AS n (namespace, default_ttl_seconds) VALUES (:namespace, :ttl_seconds)
-ON CONFLICT (namespace) DO UPDATE SET default_ttl_seconds = excluded.default_ttl_seconds, updated_at = now();
+-- The clock is read in VALUES: Citus refuses a function in DO UPDATE SET (namespace_settings is a
+-- reference table there).
+INSERT INTO namespace_settings AS n (namespace, default_ttl_seconds, updated_at) VALUES (:namespace, :ttl_seconds, now())
+ON CONFLICT (namespace) DO UPDATE SET default_ttl_seconds = excluded.default_ttl_seconds, updated_at = excluded.updated_at;
 
 -- name: list_namespace_settings()
 SELECT namespace, default_ttl_seconds, iso_utc(updated_at) FROM namespace_settings ORDER BY namespace;

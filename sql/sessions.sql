@@ -28,11 +28,11 @@ WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless,
 
 -- name: update_session(session_type, expires_at, ttl_seconds, keep_expiry, legal_hold, key_hash, keyless, session_id, fence)$
 -- What the body leaves out stays. The expiry changes when the body mentions expires_at or ttl_seconds
--- (keep_expiry false): to the instant sent, to now + ttl_seconds, or, for an explicit null, to never.
+-- (keep_expiry false): to the instant sent, to now + ttl_seconds, or, for an explicit null, to never
+-- (expiry_after_update: Citus refuses now() inside a CASE or COALESCE of an UPDATE).
 UPDATE sessions AS s
 SET session_type = coalesce(:session_type, s.session_type), updated_at = now(),
-    expires_at = CASE WHEN :keep_expiry THEN s.expires_at
-                      ELSE coalesce(:expires_at::timestamptz, now() + make_interval(secs => :ttl_seconds)) END,
+    expires_at = expiry_after_update(:keep_expiry, s.expires_at, :expires_at::timestamptz, :ttl_seconds, now()),
     legal_hold = coalesce(:legal_hold, s.legal_hold)
 WHERE s.namespace = (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)) AND s.session_id = :session_id
 RETURNING session_json(s.session_id, s.session_type, s.created_at, s.updated_at, s.expires_at, s.legal_hold)::text;

@@ -6,13 +6,14 @@
 -- manager's removed_message_count (by position in message_id order, as its list_messages(offset=...)
 -- reads them), each the redacted version where there is one. A count that is no non-negative integer
 -- skips nothing here: the service refuses that agent (409) before using the messages. No row when the
--- caller's namespace holds no such agent.
+-- caller's namespace holds no such agent. The messages' subquery names :session_id, not a's column, so
+-- that Citus routes the whole query to the session's shard.
 SELECT json_build_object('state', a.state, 'conversation_manager_state', a.conversation_manager_state,
                          'internal_state', a.internal_state)::text,
        coalesce((SELECT json_agg(CASE WHEN m.redact_message IS NULL OR json_typeof(m.redact_message) = 'null'
                                       THEN m.message ELSE m.redact_message END ORDER BY m.message_id)
                  FROM (SELECT * FROM session_messages AS m
-                       WHERE m.namespace = a.namespace AND m.session_id = a.session_id AND m.agent_id = a.agent_id
+                       WHERE m.namespace = a.namespace AND m.session_id = :session_id AND m.agent_id = a.agent_id
                        ORDER BY m.message_id
                        OFFSET (SELECT CASE WHEN json_typeof(a.conversation_manager_state -> 'removed_message_count') = 'number'
                                             AND a.conversation_manager_state ->> 'removed_message_count' ~ '^[0-9]{1,9}$'

@@ -105,12 +105,19 @@ FROM json_array_elements(:records::json) AS r
 ON CONFLICT DO NOTHING
 RETURNING x.multi_agent_id;
 
--- name: import_objects(namespace, records)
+-- name: import_objects(namespace, records, text_flags)
 -- sha256, size and the search vector are computed from the bytes, as a write through the API does.
+-- :text_flags says, record by record, whether the value is UTF-8 text without NUL (NULL: not known),
+-- so the vector of a known value needs no PL/pgSQL exception block: on Citus, the coordinator runs
+-- this INSERT ... SELECT while it copies rows to the workers, and a subtransaction then fails.
 INSERT INTO storage_objects AS o (namespace, scope, key, data, sha256, size, updated_at, search_vector)
-SELECT :namespace, decode(r->>'scope', 'base64'), decode(r->>'key', 'base64'), v.data, v.sha256, v.size,
-       coalesce((r->>'updated_at')::timestamptz, now()), v.search_vector
-FROM json_array_elements(:records::json) AS r
-CROSS JOIN LATERAL storage_value(decode(r->>'data', 'base64'), NULL) AS v
+SELECT :namespace, decode(e.r->>'scope', 'base64'), decode(e.r->>'key', 'base64'), d.bytes, sha256(d.bytes),
+       octet_length(d.bytes), coalesce((e.r->>'updated_at')::timestamptz, now()),
+       CASE (:text_flags::boolean[])[e.i]
+           WHEN true THEN storage_search_vector(convert_from(d.bytes, 'UTF8'))
+           WHEN false THEN NULL
+           ELSE storage_search_vector(d.bytes) END
+FROM json_array_elements(:records::json) WITH ORDINALITY AS e (r, i)
+CROSS JOIN LATERAL (SELECT decode(e.r->>'data', 'base64') AS bytes) AS d
 ON CONFLICT DO NOTHING
 RETURNING o.key;

@@ -76,6 +76,8 @@ def test_a_database_in_use_on_one_node_is_distributed_in_place(single_node_datab
         "session_agents": "distributed",
         "session_messages": "distributed",
         "session_leases": "distributed",
+        "agent_rewinds": "distributed",
+        "archived_messages": "distributed",
         "multi_agents": "distributed",
         "storage_objects": "distributed",
         "api_keys": "reference",
@@ -83,7 +85,7 @@ def test_a_database_in_use_on_one_node_is_distributed_in_place(single_node_datab
     }
     # A session's lease sits on the shard of its rows: the fence check and the lease move together.
     groups = dict(execute(url, "SELECT table_name::text, colocation_id FROM citus_tables"))
-    assert groups["session_leases"] == groups["sessions"] == groups["session_messages"]
+    assert groups["session_leases"] == groups["sessions"] == groups["session_messages"] == groups["archived_messages"]
     # Every shard, with the rows copied into it, is on a worker, none on the coordinator.
     ports = {
         port

@@ -142,6 +142,10 @@ SAMPLE = {
     "batch_size": 100,
 }
 
+# Where a query names a parameter as another does, but of another type: the export's keyset positions
+# are ids (text), the message lists' are message ids.
+SAMPLE_FOR = {"export_agents": {"after": None}, "export_multi_agents": {"after": None}}
+
 _TASKS = re.compile(r"Task Count: (\d+)")
 
 
@@ -176,7 +180,8 @@ def _plan(url: str, name: str) -> str:
     try:
         with conn.cursor() as cur:
             # EXPLAIN plans a write without running it; the transaction is rolled back all the same.
-            cur.execute("EXPLAIN " + query.sql, {p: SAMPLE[p] for p in query.parameters or ()})
+            sample = {**SAMPLE, **SAMPLE_FOR.get(name, {})}
+            cur.execute("EXPLAIN " + query.sql, {p: sample[p] for p in query.parameters or ()})
             return "\n".join(row[0] for row in cur.fetchall())
     finally:
         conn.rollback()

@@ -336,3 +336,20 @@ BEGIN
     RETURN namespace;
 END
 $$;
+
+-- A session's expiry after an update (sql/sessions.sql): kept, or the instant sent, or now + the TTL
+-- sent, or never (both NULL). PL/pgSQL, so the planner does not inline it: Citus refuses a non-IMMUTABLE
+-- function (the caller's now()) inside a CASE or COALESCE of a distributed UPDATE, and takes it as an
+-- argument.
+CREATE OR REPLACE FUNCTION expiry_after_update(keep boolean, current timestamptz, sent timestamptz,
+                                               ttl_seconds double precision, now timestamptz)
+    RETURNS timestamptz
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF keep THEN
+        RETURN current;
+    END IF;
+    RETURN coalesce(sent, now + make_interval(secs => ttl_seconds));
+END
+$$;
