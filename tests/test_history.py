@@ -169,9 +169,9 @@ def test_a_fork_copies_the_whole_session_with_its_snapshots(client):
     assert copied.status_code == 200 and copied.data == b'{"messages": []}'
     stash = client.get("/api/v1/storage/object", query_string={"key": "context/s2/stash"})
     assert stash.status_code == 200 and stash.data == b"stash"
-    assert client.get("/api/v1/storage/keys", query_string={"prefix": "session/s2/"}).get_json()["keys"] == [
-        key.replace("session/s/", "session/s2/")
-    ]
+    listed = client.get("/api/v1/storage/keys", query_string={"prefix": "session/s2/"})
+    assert listed.status_code == 200, listed.get_json()
+    assert listed.get_json()["keys"] == [key.replace("session/s/", "session/s2/")]
     assert ids(client, "s") == list(range(6))  # the source is left as it was
 
 

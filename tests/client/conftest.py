@@ -8,6 +8,7 @@ as top-level modules from their folders (the README's `PYTHONPATH=client:example
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from strands.session.repository_session_manager import RepositorySessionManager
 
 from app.auth import fingerprint
 from harness.database import execute
+from harness.postgres import OwnPostgres
 from harness.server import Gunicorn, free_port
 from postgresql_session_repository import SessionBackendStorage, SyncPostgreSQLSessionRepository
 from scripted_model import ScriptedModel
@@ -136,3 +138,19 @@ def s3_endpoint(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv(name, value)
     yield url
     server.stop()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    """A PostgreSQL of the test's own, which it may stop, start and restart."""
+    postgres = OwnPostgres(Path(__file__).resolve().parents[2] / ".data" / "client-own-postgres")
+    yield postgres
+    postgres.remove()
+
+
+@pytest.fixture
+def backend_on_own_postgres(own_postgres: OwnPostgres, api_key_in_environment: str, tmp_path) -> Iterator[Gunicorn]:
+    """The service under gunicorn on :func:`own_postgres`, seeded with the key the clients send."""
+    keys = f"client-tests:{api_key_in_environment}"
+    with Gunicorn(own_postgres.url, tmp_path / "gunicorn.log", WEB_CONCURRENCY="1", API_KEYS=keys) as server:
+        yield server

@@ -4,29 +4,16 @@ token is refused."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
+from own_service import wait_until_ready
 from strands.types.session import Session, SessionAgent, SessionType
 
-from harness.postgres import OwnPostgres
-from harness.server import Gunicorn
 from postgresql_session_repository import LeaseLostError, SyncPostgreSQLSessionRepository
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL = 1  # seconds: the frozen holder's lease must run out during the test
-READY_DEADLINE = 30.0  # seconds for the service to report ready once its database is back
-
-
-def wait_until_ready(url: str) -> None:
-    """Poll /health/ready until it answers 200, at most READY_DEADLINE seconds."""
-    deadline = time.monotonic() + READY_DEADLINE
-    while requests.get(f"{url}/health/ready", timeout=5).status_code != 200:
-        assert time.monotonic() < deadline, "the service did not become ready after its database came back"
-        time.sleep(0.1)  # polling interval while the service reconnects
 
 
 def frozen_holder(repo: SyncPostgreSQLSessionRepository, session_id: str):
@@ -74,22 +61,6 @@ def test_the_fencing_token_survives_a_service_restart(own_backend, sid):
         own_backend.start()
 
     check_fencing_after(restart, own_backend.url, sid)
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[OwnPostgres]:
-    """A PostgreSQL of the test's own, which it may restart (as test_client_outage's)."""
-    postgres = OwnPostgres(ROOT / ".data" / "client-lease-postgres")
-    yield postgres
-    postgres.remove()
-
-
-@pytest.fixture
-def backend_on_own_postgres(own_postgres: OwnPostgres, api_key_in_environment: str, tmp_path) -> Iterator[Gunicorn]:
-    """The service under gunicorn on :func:`own_postgres`, seeded with the key the clients send."""
-    keys = f"client-tests:{api_key_in_environment}"
-    with Gunicorn(own_postgres.url, tmp_path / "gunicorn.log", WEB_CONCURRENCY="1", API_KEYS=keys) as server:
-        yield server
 
 
 def test_the_fencing_token_survives_a_postgresql_restart(own_postgres, backend_on_own_postgres, sid):

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from own_service import wait_until_ready
 from requests.adapters import HTTPAdapter
 from strands.types.exceptions import EventLoopException
 
-from harness.postgres import OwnPostgres
-from harness.server import Gunicorn
 from postgresql_session_repository import BackendUnavailableError, SyncPostgreSQLSessionRepository
 
 ROOT = Path(__file__).resolve().parents[2]
-READY_DEADLINE = 30.0  # seconds for the service to report ready once its database is back
 
 
 class RecordingAdapter(HTTPAdapter):
@@ -73,30 +69,6 @@ def test_outage_mid_conversation_then_recovery(own_backend, sid, make_agent):
         "Yes, Bob, I am here.",
     ]
     repo.close()
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[OwnPostgres]:
-    """A PostgreSQL of the test's own, which it may stop and start."""
-    postgres = OwnPostgres(ROOT / ".data" / "client-outage-postgres")
-    yield postgres
-    postgres.remove()
-
-
-@pytest.fixture
-def backend_on_own_postgres(own_postgres: OwnPostgres, api_key_in_environment: str, tmp_path) -> Iterator[Gunicorn]:
-    """The service under gunicorn on :func:`own_postgres`, seeded with the key the clients send."""
-    keys = f"client-tests:{api_key_in_environment}"
-    with Gunicorn(own_postgres.url, tmp_path / "gunicorn.log", WEB_CONCURRENCY="1", API_KEYS=keys) as server:
-        yield server
-
-
-def wait_until_ready(url: str) -> None:
-    """Poll /health/ready until it answers 200, at most READY_DEADLINE seconds."""
-    deadline = time.monotonic() + READY_DEADLINE
-    while requests.get(f"{url}/health/ready", timeout=5).status_code != 200:
-        assert time.monotonic() < deadline, "the service did not become ready after its database came back"
-        time.sleep(0.1)  # polling interval while the service reconnects
 
 
 def test_database_down_is_backend_unavailable_after_the_retries_then_the_agent_carries_on(
