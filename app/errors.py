@@ -19,6 +19,9 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "1"
 
 _SHARD_SUFFIX = re.compile(r"_\d+$")
+# How Citus reports, as an internal error, a worker it cannot reach (e.g. its cached connection to a
+# worker that restarted): transient, so a 503 the client retries, not a 500.
+_CITUS_WORKER_UNREACHABLE = re.compile(r"^(failure on connection marked as essential|connection to the remote node)")
 _NAMED_CONSTRAINT = re.compile(r'constraint "([^"]+)"')
 # What a violated constraint means to the client. The database decides conflicts and missing
 # parents; this table only names them.
@@ -183,9 +186,14 @@ def integrity_error(exc: psycopg2.IntegrityError) -> APIError:
 
 
 def _from_database(exc: psycopg2.DatabaseError) -> Response:
-    """A database error without a handler of its own: a refusal by a check in the database, or unexpected."""
+    """A database error without a handler of its own: a refusal by a check in the database, a Citus
+    worker out of reach, or unexpected."""
     refused = database_refusal(exc)
-    return _unexpected(exc) if refused is None else error_response(refused)
+    if refused is not None:
+        return error_response(refused)
+    if _CITUS_WORKER_UNREACHABLE.search(getattr(exc.diag, "message_primary", None) or ""):
+        return _unavailable(exc)
+    return _unexpected(exc)
 
 
 def _unavailable(exc: Exception) -> Response:
