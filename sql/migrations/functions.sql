@@ -269,16 +269,19 @@ BEGIN
 END
 $$;
 
--- The session's current fencing token (0 if never leased), read after taking the lock shared. VOLATILE
--- so that its query takes a snapshot of its own, after the wait: one taken before it would miss the
--- token an acquire committed while this write waited.
-CREATE OR REPLACE FUNCTION current_fence(namespace text, session_id text) RETURNS bigint
+-- The session's lease row as it stands (no row: never leased), read after taking the session's lock
+-- shared. VOLATILE so that its query takes a snapshot of its own, after the wait: one taken before it
+-- would miss what an acquire committed while this write waited. fenced() reads its token, unleased()
+-- its end.
+
+CREATE OR REPLACE FUNCTION locked_lease(namespace text, session_id text)
+    RETURNS TABLE (fence bigint, expires_at timestamptz)
     LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(lease_lock_key(namespace, session_id));
-    RETURN coalesce((SELECT l.fence FROM session_leases AS l
-                     WHERE l.namespace = current_fence.namespace AND l.session_id = current_fence.session_id), 0);
+    RETURN QUERY SELECT l.fence, l.expires_at FROM session_leases AS l
+                 WHERE l.namespace = locked_lease.namespace AND l.session_id = locked_lease.session_id;
 END
 $$;
 
@@ -286,7 +289,7 @@ $$;
 -- wraps its caller_namespace(...) in this. Without a token (fence NULL) it checks nothing, which is
 -- the behaviour of a client that takes no lease. With one, the write goes ahead only while it is the
 -- session's current token; else SQLSTATE SB409, which the service answers 409 LeaseLostError with the
--- current token (the DETAIL). Declared STABLE, though current_fence is not: Citus refuses a VOLATILE
+-- current token (the DETAIL). Declared STABLE, though locked_lease is not: Citus refuses a VOLATILE
 -- function in a distributed UPDATE's or DELETE's WHERE, and evaluates a STABLE one on the
 -- coordinator, once, before routing the write, where the lock it takes is the one acquires take.
 CREATE OR REPLACE FUNCTION fenced(namespace text, session_id text, fence bigint) RETURNS text
@@ -298,23 +301,12 @@ BEGIN
     IF fence IS NULL THEN
         RETURN namespace;
     END IF;
-    current := current_fence(namespace, session_id);
+    current := coalesce((SELECT l.fence FROM locked_lease(namespace, session_id) AS l), 0);
     IF fence <> current THEN
         RAISE EXCEPTION 'the session''s lease has changed hands: fencing token % is not the current one', fence
             USING ERRCODE = 'SB409', DETAIL = current::text;
     END IF;
     RETURN namespace;
-END
-$$;
-
--- When the session's lease ends (NULL: nobody holds it), read as current_fence reads the token.
-CREATE OR REPLACE FUNCTION lease_expiry(namespace text, session_id text) RETURNS timestamptz
-    LANGUAGE plpgsql VOLATILE
-AS $$
-BEGIN
-    PERFORM pg_advisory_xact_lock_shared(lease_lock_key(namespace, session_id));
-    RETURN (SELECT l.expires_at FROM session_leases AS l
-            WHERE l.namespace = lease_expiry.namespace AND l.session_id = lease_expiry.session_id);
 END
 $$;
 
@@ -330,7 +322,7 @@ BEGIN
     IF fence IS NOT NULL THEN
         RETURN fenced(namespace, session_id, fence);
     END IF;
-    IF lease_expiry(namespace, session_id) > now() THEN
+    IF (SELECT l.expires_at FROM locked_lease(namespace, session_id) AS l) > now() THEN
         RAISE EXCEPTION 'another process holds the session''s lease' USING ERRCODE = 'SB423';
     END IF;
     RETURN namespace;
