@@ -33,6 +33,12 @@ def _not_found(what: str) -> NoReturn:
 Missing = Callable[[str], NoReturn]
 
 
+def _without_fence(caller: dict[str, Any], **names: str) -> tuple[dict[str, Any], int | None]:
+    """The caller (and ``names``) as the queries after an operation's first take them, and its fencing
+    token, which only that first statement checks."""
+    return {**{k: v for k, v in caller.items() if k != "fence"}, **names}, caller.get("fence")
+
+
 @contextmanager
 def transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.connection]:
     """Run the statements of one operation in one transaction on ``conn`` (which is in autocommit)."""
@@ -106,9 +112,7 @@ def rewind(
         NotFoundError: no such agent. RequestValidationError: the cut would split a tool call.
         SessionBusyError / LeaseLostError (from the database): the session's lease forbids it.
     """
-    keyed = {k: v for k, v in caller.items() if k != "fence"}
-    keyed.update(session_id=session_id, agent_id=agent_id)
-    fence = caller.get("fence")
+    keyed, fence = _without_fence(caller, session_id=session_id, agent_id=agent_id)
     rewind_id = str(uuid.uuid4())
     with transaction(conn):
         old_state, new_state, count = _checked_cut(conn, keyed, fence, message_id, missing)
@@ -134,10 +138,9 @@ def undo_rewind(
     Raises:
         NotFoundError: no such rewind. ConflictError: messages were appended since the rewind.
     """
-    keyed = {k: v for k, v in caller.items() if k != "fence"}
-    keyed.update(session_id=session_id, agent_id=agent_id)
+    keyed, fence = _without_fence(caller, session_id=session_id, agent_id=agent_id)
     with transaction(conn):
-        if queries.lock_agent(conn, **keyed, fence=caller.get("fence")) is None:
+        if queries.lock_agent(conn, **keyed, fence=fence) is None:
             missing("agent")
         row = queries.rewind_to_undo(conn, **keyed, rewind_id=rewind_id)
         if row is None:
@@ -173,8 +176,7 @@ def fork(
         NotFoundError: no such session or agent. ConflictError: the new id is taken.
         RequestValidationError: the cut would split a tool call.
     """
-    keyed = {k: v for k, v in caller.items() if k != "fence"}
-    fence = caller.get("fence")
+    keyed, fence = _without_fence(caller)
     with transaction(conn):
         if queries.lock_session(conn, **keyed, session_id=session_id, fence=fence) is None:
             missing("session")
