@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 
 from gunicorn.glogging import Logger
@@ -60,6 +61,9 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
+# The workers sign the viewer's cookie with one key, so that a sign-in holds whichever worker serves the
+# next page: without UI_SECRET_KEY, the master makes one and the workers inherit it.
+os.environ.setdefault("UI_SECRET_KEY", secrets.token_urlsafe(32))
 # The service's settings, for gunicorn's log level and the embedded PostgreSQL hook below.
 _settings = _service_settings()
 

@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = True, testin
         migrations,
         openapi,
         retention,
+        ui,
     )
 
     settings = load_settings() if settings is None else settings
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = True, testin
     app.cli.add_command(retention.purge_command)
     errors.register_error_handlers(app)
     blueprints.register(app)
+    ui.init_app(app)
     openapi.init_app(app)
     if serving:
         auth.check_at_start(app)

@@ -53,6 +53,24 @@ def _presented_key() -> str | None:
     return request.headers.get("X-API-Key")
 
 
+def keyless_mode(settings: Settings) -> str:
+    """How ``caller_namespace`` treats a request without a key under ``settings`` (functions.sql):
+    ``open`` (AUTH_DISABLED), ``refused`` (production) or ``until-first-key``."""
+    if settings.auth_disabled:
+        return "open"
+    return "refused" if settings.production else "until-first-key"
+
+
+def caller_for(key_hash: str | None) -> dict[str, str | None]:
+    """The query parameters naming a caller who presented the key hashed to ``key_hash`` (None: no key),
+    seeding the configured keys first so that they are known to the query."""
+    settings: Settings = settings_of(current_app)
+    if settings.auth_disabled:
+        return {"key_hash": None, "keyless": "open"}
+    _seed_configured_keys(current_app)
+    return {"key_hash": key_hash, "keyless": keyless_mode(settings)}
+
+
 def authenticate() -> None:
     """Set ``g.caller``, the query parameters that name the caller of an API request.
 
@@ -62,17 +80,11 @@ def authenticate() -> None:
     """
     if not request.path.startswith("/api/") or request.method == "OPTIONS":
         return
-    settings: Settings = settings_of(current_app)
-    if settings.auth_disabled:
-        g.caller = {"key_hash": None, "keyless": "open"}
-        return
-    _seed_configured_keys(current_app)
     key = _presented_key()
     # A key that was sent is checked even when the service runs open: a typo must not pass.
-    key_hash = None if key is None else fingerprint(key)[1]
-    g.caller = {"key_hash": key_hash, "keyless": "refused" if settings.production else "until-first-key"}
-    if key_hash is not None:
-        g.key_id = key_hash[:16]
+    g.caller = caller_for(None if key is None else fingerprint(key)[1])
+    if g.caller["key_hash"] is not None:
+        g.key_id = g.caller["key_hash"][:16]
 
 
 def verify_caller() -> str:

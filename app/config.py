@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +25,8 @@ NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MIN_KEY_LENGTH = 16
 # The levels both Python's logging and gunicorn's --log-level accept.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The viewer's cookie is signed with UI_SECRET_KEY: a shorter one could be guessed.
+MIN_UI_SECRET_KEY_LENGTH = 32
 # How long an acquire may wait for a busy lease, at most, whatever it asks: the wait holds a server thread.
 DEFAULT_LEASE_WAIT_MAX_SECONDS = 20
 
@@ -55,6 +58,9 @@ class Settings:
     api_keys: tuple[tuple[str, str], ...] = ()  # (namespace, key) pairs to seed at start
     cors_origins: frozenset[str] = frozenset()
     lease_wait_max_seconds: int = DEFAULT_LEASE_WAIT_MAX_SECONDS
+    # Signs the viewer's cookie (/ui/). Unset, a random one per process: gunicorn.conf.py sets one in the
+    # master for all its workers, and sign-ins then last until the server restarts.
+    ui_secret_key: str = field(default="", repr=False, compare=False)
 
     @property
     def production(self) -> bool:
@@ -141,6 +147,15 @@ def _api_keys(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return keys
 
 
+def _ui_secret_key(environ: Mapping[str, str]) -> str:
+    key = environ.get("UI_SECRET_KEY") or ""
+    if not key:
+        return secrets.token_urlsafe(32)
+    if len(key) < MIN_UI_SECRET_KEY_LENGTH:
+        raise ConfigurationError(f"UI_SECRET_KEY must be at least {MIN_UI_SECRET_KEY_LENGTH} characters")
+    return key
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``environ`` (the process environment by default).
 
@@ -165,6 +180,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_keys=_api_keys(env),
         cors_origins=frozenset(o.rstrip("/") for o in re.split(r"[\s,]+", env.get("CORS_ORIGINS", "")) if o),
         lease_wait_max_seconds=env_int(env, "LEASE_WAIT_MAX_SECONDS", DEFAULT_LEASE_WAIT_MAX_SECONDS, 0),
+        ui_secret_key=_ui_secret_key(env),
     )
 
 

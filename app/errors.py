@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import psycopg2
@@ -213,22 +214,40 @@ def _unexpected(exc: Exception) -> Response:
     return error_response(APIError("internal server error"))
 
 
+def _handlers() -> dict[type[Exception], Callable[[Any], Response]]:
+    """Each exception class the service answers, and how (the most specific class of an error wins)."""
+    handlers: dict[type[Exception], Callable[[Any], Response]] = {
+        APIError: error_response,
+        ValidationError: lambda exc: error_response(
+            RequestValidationError("request failed validation", fields=exc.messages)
+        ),
+        HTTPException: lambda exc: error_response(_from_http(exc)),
+        psycopg2.IntegrityError: lambda exc: error_response(_from_integrity(exc)),
+        # Values the schemas let through but PostgreSQL refuses (e.g. invalid escapes in JSON text).
+        psycopg2.DataError: lambda exc: error_response(RequestValidationError("the database rejected a value")),
+        psycopg2.DatabaseError: _from_database,
+        Exception: _unexpected,
+    }
+    for database_down in (psycopg2.OperationalError, psycopg2.InterfaceError, PoolError):
+        handlers[database_down] = _unavailable
+    for missing in (pg_errors.UndefinedFunction, pg_errors.UndefinedTable, pg_errors.UndefinedColumn):
+        handlers[missing] = _schema_behind
+    return handlers
+
+
+_HANDLERS = _handlers()
+
+
+def response_for(exc: Exception) -> Response:
+    """The JSON error response the API gives for ``exc``, for pages that render it their own way."""
+    for cls in type(exc).__mro__:
+        handler = _HANDLERS.get(cls)
+        if handler is not None:
+            return handler(exc)
+    return _unexpected(exc)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers that map every exception to the JSON error envelope."""
-    app.register_error_handler(APIError, error_response)
-    app.register_error_handler(
-        ValidationError,
-        lambda exc: error_response(RequestValidationError("request failed validation", fields=exc.messages)),
-    )
-    app.register_error_handler(HTTPException, lambda exc: error_response(_from_http(exc)))
-    app.register_error_handler(psycopg2.IntegrityError, lambda exc: error_response(_from_integrity(exc)))
-    # Values the schemas let through but PostgreSQL refuses (e.g. invalid escapes in JSON text).
-    app.register_error_handler(
-        psycopg2.DataError, lambda exc: error_response(RequestValidationError("the database rejected a value"))
-    )
-    app.register_error_handler(psycopg2.DatabaseError, _from_database)
-    for database_down in (psycopg2.OperationalError, psycopg2.InterfaceError, PoolError):
-        app.register_error_handler(database_down, _unavailable)
-    for missing in (pg_errors.UndefinedFunction, pg_errors.UndefinedTable, pg_errors.UndefinedColumn):
-        app.register_error_handler(missing, _schema_behind)
-    app.register_error_handler(Exception, _unexpected)
+    for cls, handler in _HANDLERS.items():
+        app.register_error_handler(cls, handler)

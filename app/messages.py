@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, g
 
 from . import schemas
@@ -66,13 +68,19 @@ def list_messages(session_id: str, agent_id: str) -> Response:
         200: {description: A page of messages, content: {application/json: {schema: MessagePage}}}
         404: {$ref: '#/components/responses/NotFound'}
     """
-    query = load_query(MESSAGE_LIST_QUERY_SCHEMA)
+    body = message_page(session_id, agent_id, load_query(MESSAGE_LIST_QUERY_SCHEMA))
+    return json_response(found(body, "agent"))
+
+
+def message_page(session_id: str, agent_id: str, query: dict[str, Any]) -> str | None:
+    """The JSON of the page of an agent's messages that ``query`` (loaded with MESSAGE_LIST_QUERY_SCHEMA)
+    asks for, or None when the caller's namespace has no such agent: the API's list, and the viewer's."""
     limit, offset, page = page_window(query, default_limit=100)
     if query["order"] == "desc":
         list_page, after = queries.list_messages_descending, query.get("after", _AFTER_LAST_ID)
     else:
         list_page, after = queries.list_messages_ascending, query.get("after", _BEFORE_FIRST_ID)
-    body = list_page(
+    body: str | None = list_page(
         get_db(),
         **g.caller,
         session_id=session_id,
@@ -83,7 +91,7 @@ def list_messages(session_id: str, agent_id: str) -> Response:
         page=page,
         include_total=query["include_total"],
     )
-    return json_response(found(body, "agent"))
+    return body
 
 
 @bp.get("/<message_id>")

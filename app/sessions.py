@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, g
 
 from . import schemas
@@ -71,10 +73,15 @@ def list_sessions() -> Response:
       responses:
         200: {description: A page of sessions, content: {application/json: {schema: SessionPage}}}
     """
-    query = load_query(SESSION_LIST_QUERY_SCHEMA)
+    return json_response(session_page(load_query(SESSION_LIST_QUERY_SCHEMA)))
+
+
+def session_page(query: dict[str, Any]) -> str:
+    """The JSON of the page of sessions that ``query`` (loaded with SESSION_LIST_QUERY_SCHEMA) asks for,
+    in the caller's namespace: the API's list, and the viewer's."""
     limit, offset, page = page_window(query, default_limit=50)
     seconds, micros, session_id = _decode_cursor(query["cursor"]) if "cursor" in query else (None, None, None)
-    body = queries.list_sessions(
+    body: str = queries.list_sessions(
         get_db(),
         **g.caller,
         cursor_seconds=seconds,
@@ -84,7 +91,7 @@ def list_sessions() -> Response:
         offset=offset,
         page=page,
     )
-    return json_response(body)
+    return body
 
 
 @bp.get("/<session_id>")

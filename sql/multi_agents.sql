@@ -25,3 +25,16 @@ RETURNING state::text, version;
 DELETE FROM multi_agents
 WHERE namespace = (SELECT fenced(caller_namespace(:key_hash, :keyless), :session_id, :fence)) AND session_id = :session_id AND multi_agent_id = :multi_agent_id
 RETURNING multi_agent_id;
+
+-- name: list_multi_agents(key_hash, keyless, session_id)$
+-- The session's multi-agent states in id order, for the viewer; NULL when the session does not exist.
+SELECT json_build_object(
+    'multi_agents', coalesce((SELECT json_agg(json_build_object('multi_agent_id', m.multi_agent_id, 'state', m.state,
+                                                                'created_at', iso_utc(m.created_at), 'updated_at', iso_utc(m.updated_at),
+                                                                'version', m.version) ORDER BY m.multi_agent_id)
+                              FROM multi_agents AS m
+                              WHERE m.namespace = s.namespace AND m.session_id = :session_id), '[]'::json)
+)::text
+FROM sessions AS s WHERE s.namespace = (SELECT caller_namespace(:key_hash, :keyless,
+    (SELECT k.namespace FROM api_keys AS k WHERE k.key_id = left(:key_hash, 16) AND k.secret_hash = :key_hash AND k.revoked_at IS NULL),
+    NOT EXISTS (SELECT 1 FROM api_keys AS r WHERE r.released_at IS NULL))) AND s.session_id = :session_id;
