@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 API_PORT ?= 8001
 API_HOST ?= 127.0.0.1
 
-.PHONY: venv run psql lint format test test-citus container-test bench bench-citus soak soak-citus clean
+.PHONY: venv browser screenshots run psql lint format test test-citus container-test bench bench-citus soak soak-citus clean
 
 venv: $(STAMP)
 
@@ -36,9 +36,21 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## Debian's chromium and chromium-driver, which the viewer's browser test drives (installed when missing;
+## installing needs root or sudo).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
+	echo "make: installing Debian's chromium and chromium-driver for the viewer's browser test"; \
+	sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+
 ## Lint, then run the whole test suite (TEST_DATABASE_URL if set, else an embedded PostgreSQL).
-test: venv lint
+test: venv lint browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Retake the README's screenshots of the viewer (docs/screenshots/) with its browser test.
+screenshots: venv browser
+	VIEWER_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_viewer_browser.py $(PYTEST_ARGS)
 
 ## The whole suite on a three-node Citus cluster (PostgreSQL 15 with the citus extension installed):
 ## starts it in a temporary directory, runs `init-db --distributed`, then `make test` at the coordinator.

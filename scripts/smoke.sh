@@ -72,6 +72,9 @@ value() {
 
 empty_body() { [[ ! -s $tmp/body ]] || fail "expected an empty body"; }
 
+# contains TEXT: the last response body must contain TEXT (for the viewer's HTML pages).
+contains() { grep -qF -- "$1" "$tmp/body" || fail "body does not contain: $1"; }
+
 error_is() { check "b['detail']['error'] == '$1' and b['detail'].get('request_id')"; }
 
 S="$RUN-session"
@@ -94,6 +97,12 @@ req GET /health/ready 200
 check "b['status'] == 'ready'"
 req GET /apispec.json 200
 check "'/api/v1/sessions' in b['paths']"
+
+# --- the viewer's pages and stylesheet ship in the package
+req GET /ui/sign-in 200
+contains 'name="csrf_token"'
+req GET /ui/static/viewer.css 200
+contains '.conversation'
 
 # --- sessions
 req POST /api/v1/sessions 201 "{\"session_id\": \"$S\", \"session_type\": \"AGENT\"}"

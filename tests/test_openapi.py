@@ -23,8 +23,9 @@ EXAMPLES_PER_OPERATION = 25
 load_all_checks()
 
 
-# Blueprints that serve the documentation itself (and Flask's static files), not the API.
-DOCUMENTATION_BLUEPRINTS = {"static", "flasgger", "redoc"}
+# Blueprints that serve the documentation itself (and Flask's static files), not the API; and the
+# viewer's pages, whose every route tests/test_viewer.py tries from another namespace.
+DOCUMENTATION_BLUEPRINTS = {"static", "flasgger", "redoc", "ui"}
 
 
 def test_every_route_belongs_to_the_api_or_to_its_documentation(app):

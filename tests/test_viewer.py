@@ -11,21 +11,20 @@ import re
 
 import pytest
 from markupsafe import escape
-
-from app import create_app
-from helpers import SESSIONS, execute, message_url
-from key_helpers import bearer
 from viewer_helpers import (
     REDACTED_TEXT,
     SCRIPT_TEXT,
     SECRET_TEXT,
-    TOOL_INPUT,
     csrf_of,
     sign_in,
     snapshot_bytes,
     store_conversation,
     tiny_png,
 )
+
+from app import create_app
+from helpers import SESSIONS, execute, message_url
+from key_helpers import bearer
 
 OBJECT = "/api/v1/storage/object"
 SNAPSHOTS = "session/s/scopes/agent/a/snapshots/"
@@ -49,8 +48,13 @@ def team_a_owns_a_conversation(client, keys):
     """Team-a's session s: agent a with the whole conversation, and two snapshots of it."""
     key = keys["team-a"][1]
     store_conversation(client, "s", headers=bearer(key))
-    for name, text in (("snapshot_latest.json", "latest words"), (f"immutable_history/snapshot_{IMMUTABLE_ID}.json", "older words")):
-        response = client.put(OBJECT, query_string={"key": SNAPSHOTS + name}, data=snapshot_bytes(text), headers=bearer(key))
+    for name, text in (
+        ("snapshot_latest.json", "latest words"),
+        (f"immutable_history/snapshot_{IMMUTABLE_ID}.json", "older words"),
+    ):
+        response = client.put(
+            OBJECT, query_string={"key": SNAPSHOTS + name}, data=snapshot_bytes(text), headers=bearer(key)
+        )
         assert response.status_code in (200, 201), response.get_data(as_text=True)
     return key
 
@@ -127,7 +131,12 @@ def test_pages_forbid_scripts_framing_and_caching(client):
 def test_the_session_page_shows_agents_multi_agent_state_and_the_lease_holder(client, team_a_owns_a_conversation):
     key = team_a_owns_a_conversation
     headers = bearer(key)
-    assert client.post(f"{SESSIONS}/s/multi-agents", json={"id": "swarm", "status": "<i>running</i>"}, headers=headers).status_code == 201
+    assert (
+        client.post(
+            f"{SESSIONS}/s/multi-agents", json={"id": "swarm", "status": "<i>running</i>"}, headers=headers
+        ).status_code
+        == 201
+    )
     assert client.post(f"{SESSIONS}/s/lease", json={"holder": "worker-7"}, headers=headers).status_code == 201
     sign_in(client, key)
 
@@ -196,7 +205,9 @@ def test_every_viewer_page_is_in_the_namespace_table():
     assert endpoints - UNGUARDED == set(PAGES)
 
 
-def test_deleting_asks_for_confirmation_and_refuses_a_form_without_the_csrf_token(client, team_a_owns_a_conversation, clean_db):
+def test_deleting_asks_for_confirmation_and_refuses_a_form_without_the_csrf_token(
+    client, team_a_owns_a_conversation, clean_db
+):
     sign_in(client, team_a_owns_a_conversation)
 
     confirm = page_text(client.get("/ui/sessions/s/delete"))

@@ -68,7 +68,10 @@ def conversation() -> list[dict[str, Any]]:
         {
             "message": {
                 "role": "user",
-                "content": [{"text": "Here is a picture"}, {"image": {"format": "png", "source": {"bytes": stored_bytes(tiny_png())}}}],
+                "content": [
+                    {"text": "Here is a picture"},
+                    {"image": {"format": "png", "source": {"bytes": stored_bytes(tiny_png())}}},
+                ],
             }
         },
         {

@@ -31,7 +31,7 @@ class FormExpiredError(APIError):
     status_code, error = 400, "FormExpiredError"
 
 
-class SignInRequired(Exception):
+class SignInRequiredError(Exception):
     """The page needs a valid key and the browser has none (or its key was revoked)."""
 
 
@@ -75,14 +75,14 @@ def identify_viewer() -> None:
     """Set ``g.caller`` and ``g.namespace`` for a page, from the browser's sign-in (if any).
 
     Raises:
-        SignInRequired: the service needs a key and the cookie holds none, or one no longer valid.
+        SignInRequiredError: the service needs a key and the cookie holds none, or one no longer valid.
     """
     key_hash = session.get("key_hash")
     g.caller = auth.caller_for(key_hash if isinstance(key_hash, str) else None)
     try:
         g.namespace = queries.caller_namespace(get_db(), **g.caller)
     except pg_errors.InvalidAuthorizationSpecification:
-        raise SignInRequired() from None
+        raise SignInRequiredError() from None
     g.signed_in = g.caller["key_hash"] is not None
 
 

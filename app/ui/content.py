@@ -74,7 +74,9 @@ def _image(image: Any) -> Block:
     mime = IMAGE_FORMATS.get(image_format) if isinstance(image_format, str) else None
     if data is None or mime is None:
         return Block("other", name="image", json=pretty_json(image))
-    return Block("image", name=str(image_format), detail=f"{_byte_count(data):,} bytes", data_uri=f"data:{mime};base64,{data}")
+    return Block(
+        "image", name=str(image_format), detail=f"{_byte_count(data):,} bytes", data_uri=f"data:{mime};base64,{data}"
+    )
 
 
 def _document(document: Any) -> Block:
@@ -113,10 +115,7 @@ def _tool_result(result: Any) -> Block:
     content = result.get("content")
     children = tuple(block_of(item) for item in content) if isinstance(content, list) else ()
     return Block(
-        "tool_result",
-        name=str(result.get("status", "")),
-        detail=str(result.get("toolUseId", "")),
-        children=children,
+        "tool_result", name=str(result.get("status", "")), detail=str(result.get("toolUseId", "")), children=children
     )
 
 
@@ -150,7 +149,11 @@ def shown_message(stored: dict[str, Any]) -> ShownMessage:
     redacted = stored.get("redact_message") is not None
     message = stored["redact_message"] if redacted else stored.get("message")
     content = message.get("content") if isinstance(message, dict) else None
-    blocks = tuple(block_of(item) for item in content) if isinstance(content, list) else (Block("other", json=pretty_json(message)),)
+    blocks = (
+        tuple(block_of(item) for item in content)
+        if isinstance(content, list)
+        else (Block("other", json=pretty_json(message)),)
+    )
     role = message.get("role") if isinstance(message, dict) else None
     return ShownMessage(
         message_id=stored["message_id"],

@@ -7,7 +7,7 @@ page shows exactly what the browser's key may read through the API, in its names
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
@@ -48,7 +48,7 @@ def _viewer() -> BaseResponse | None:
         return None
     try:
         access.identify_viewer()
-    except access.SignInRequired:
+    except access.SignInRequiredError:
         return redirect(url_for("ui.sign_in"))
     return None
 
@@ -109,9 +109,9 @@ def show_session(session_id: str) -> str:
     conn = get_db()
     session = json.loads(found(queries.get_session(conn, **g.caller, session_id=session_id), "session"))
     agents = json.loads(found(queries.list_agents(conn, **g.caller, session_id=session_id), "session"))["agents"]
-    multi_agents = json.loads(
-        found(queries.list_multi_agents(conn, **g.caller, session_id=session_id), "session")
-    )["multi_agents"]
+    multi_agents = json.loads(found(queries.list_multi_agents(conn, **g.caller, session_id=session_id), "session"))[
+        "multi_agents"
+    ]
     return render_template("ui/session.html", session=session, agents=agents, multi_agents=multi_agents)
 
 
@@ -131,7 +131,7 @@ def show_agent(session_id: str, agent_id: str) -> str:
         session_id=session_id,
         agent=agent,
         page=page,
-        shown=zip(shown, links),
+        shown=zip(shown, links, strict=True),
         order=query["order"],
         snapshots=_snapshots(session_id, agent_id),
     )
@@ -211,7 +211,7 @@ def _uuid7_time(snapshot_id: str) -> str:
     """When a UUIDv7 (Strands' snapshot ids) was made: its first 48 bits are Unix milliseconds."""
     try:
         millis = int(snapshot_id.replace("-", "")[:12], 16)
-        return datetime.fromtimestamp(millis / 1000, timezone.utc).isoformat(timespec="milliseconds")
+        return datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="milliseconds")
     except (ValueError, OverflowError, OSError):
         return ""
 
