@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import psycopg2
@@ -13,6 +14,8 @@ from marshmallow import ValidationError
 from psycopg2 import errors as pg_errors
 from psycopg2.pool import PoolError
 from werkzeug.exceptions import HTTPException
+
+from . import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +216,16 @@ def _unexpected(exc: Exception) -> Response:
     return error_response(APIError("internal server error"))
 
 
+def _counted(handler: Callable[[Any], Response]) -> Callable[[Any], Response]:
+    """``handler`` of database errors, counting each one in the metrics first."""
+
+    def handle(exc: Exception) -> Response:
+        metrics.count_database_error(exc)
+        return handler(exc)
+
+    return handle
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers that map every exception to the JSON error envelope."""
     app.register_error_handler(APIError, error_response)
@@ -221,14 +234,16 @@ def register_error_handlers(app: Flask) -> None:
         lambda exc: error_response(RequestValidationError("request failed validation", fields=exc.messages)),
     )
     app.register_error_handler(HTTPException, lambda exc: error_response(_from_http(exc)))
-    app.register_error_handler(psycopg2.IntegrityError, lambda exc: error_response(_from_integrity(exc)))
+    app.register_error_handler(psycopg2.IntegrityError, _counted(lambda exc: error_response(_from_integrity(exc))))
     # Values the schemas let through but PostgreSQL refuses (e.g. invalid escapes in JSON text).
     app.register_error_handler(
-        psycopg2.DataError, lambda exc: error_response(RequestValidationError("the database rejected a value"))
+        psycopg2.DataError,
+        _counted(lambda exc: error_response(RequestValidationError("the database rejected a value"))),
     )
-    app.register_error_handler(psycopg2.DatabaseError, _from_database)
+    app.register_error_handler(psycopg2.DatabaseError, _counted(_from_database))
+    # PoolError included: the pool metrics count its timeouts too, this counter says what requests met.
     for database_down in (psycopg2.OperationalError, psycopg2.InterfaceError, PoolError):
-        app.register_error_handler(database_down, _unavailable)
+        app.register_error_handler(database_down, _counted(_unavailable))
     for missing in (pg_errors.UndefinedFunction, pg_errors.UndefinedTable, pg_errors.UndefinedColumn):
-        app.register_error_handler(missing, _schema_behind)
+        app.register_error_handler(missing, _counted(_schema_behind))
     app.register_error_handler(Exception, _unexpected)
