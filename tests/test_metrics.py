@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from http_client import HTTPResponse
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg2.pool import PoolError
@@ -30,7 +31,6 @@ from app.metrics import SCRAPE_PATH, UNMATCHED
 from harness.database import empty_tables
 from harness.server import Gunicorn
 from helpers import PROJECT_ROOT, SESSIONS, error_summary
-from http_client import HTTPResponse
 from key_helpers import bearer, create_key
 
 KEY = "sb_metrics-test-key-0123456789abcdef"
