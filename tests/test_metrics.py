@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from http_client import HTTPResponse
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -333,3 +334,17 @@ def test_the_pool_counts_connections_in_use_waits_and_timeouts(clean_db, monkeyp
     connections.putconn(taken[0])
     connections.closeall()
     assert moved() == {"in_use": 0, "max": 0, "waits": 2, "timeouts": 1}
+
+
+def test_the_compose_prometheus_scrapes_the_api_with_the_token_the_api_is_given():
+    compose = yaml.safe_load((PROJECT_ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    prometheus, api = compose["services"]["prometheus"], compose["services"]["session-api"]
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in prometheus["volumes"]}
+    config = yaml.safe_load((PROJECT_ROOT / mounted["/etc/prometheus/prometheus.yml"]).read_text(encoding="utf-8"))
+
+    (job,) = config["scrape_configs"]
+    assert prometheus["profiles"] == ["monitoring"]
+    assert job["metrics_path"] == SCRAPE_PATH
+    assert job["static_configs"] == [{"targets": [f"session-api:{api['environment']['API_PORT']}"]}]
+    assert job["authorization"]["credentials_file"] in " ".join(prometheus["command"])
+    assert prometheus["environment"]["METRICS_TOKEN"] == api["environment"]["METRICS_TOKEN"] == "${METRICS_TOKEN:-}"
