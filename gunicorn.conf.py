@@ -12,6 +12,9 @@ app reads them; these are the server's:
 - GUNICORN_TIMEOUT (30): seconds before a silent worker is killed and replaced.
 - GUNICORN_GRACEFUL_TIMEOUT (20): after SIGTERM, seconds that in-flight requests get to finish.
 - GUNICORN_KEEPALIVE (5): seconds an idle keep-alive connection is kept open.
+- PROMETHEUS_MULTIPROC_DIR (unset): where the workers keep their metrics, which GET /metrics sums
+  (prometheus_client's multiprocess mode). Unset, the master makes a private directory (in /dev/shm
+  when it can) and removes it on exit; a configured one has its *.db files removed at start.
 - GUNICORN_CONTROL_SOCKET (unset): a path for gunicorn's control socket (``gunicornc -s PATH``).
   Unset, there is none: gunicorn's default path is one per user, so each server started on the
   machine would take it over from the one before (and remove it on exit), and gunicornc would
@@ -29,11 +32,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 from gunicorn.glogging import Logger
 
-from app import embedded
+# Only app.config here: app.embedded (in the hooks) imports the pool, and so prometheus_client, which
+# must not be imported before on_starting sets PROMETHEUS_MULTIPROC_DIR.
 from app.config import ConfigurationError, Settings, env_int, load_settings
 
 
@@ -86,9 +94,10 @@ control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
-# The heartbeat file lives in memory: /tmp may be a slow or read-only disk in a container.
-if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
-    worker_tmp_dir = "/dev/shm"
+# The heartbeat file and the metrics' files live in memory: /tmp may be a slow or read-only disk in a container.
+_MEMORY_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+if _MEMORY_DIR:
+    worker_tmp_dir = _MEMORY_DIR
 
 accesslog = "-"
 errorlog = "-"
@@ -130,8 +139,34 @@ class JSONAccessLogger(Logger):
 logger_class = JSONAccessLogger
 
 
+# The metrics directory the master made for this server (None when PROMETHEUS_MULTIPROC_DIR was given).
+_metrics_dir_made: str | None = None
+
+
+def _prepare_metrics_dir() -> None:
+    """Point prometheus_client's multiprocess mode at a directory of this server's only, before any
+    worker (or the master's start-up checks) imports it: it picks its storage at import time."""
+    global _metrics_dir_made
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        # Files of an earlier run would be summed with this one's (their counters never reset).
+        Path(configured).mkdir(parents=True, exist_ok=True)
+        for stale in Path(configured).glob("*.db"):
+            stale.unlink()
+        return
+    if "prometheus_client" in sys.modules:
+        # It chose in-process storage at import: each worker would report its own values only.
+        raise RuntimeError("gunicorn.conf.py imported prometheus_client before setting PROMETHEUS_MULTIPROC_DIR")
+    _metrics_dir_made = tempfile.mkdtemp(prefix="session-backend-metrics-", dir=_MEMORY_DIR)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir_made
+
+
 def on_starting(server):
-    """Start the embedded PostgreSQL before workers fork, when DATABASE_URL is not set."""
+    """Prepare the metrics directory, and start the embedded PostgreSQL when DATABASE_URL is not set,
+    before workers fork."""
+    _prepare_metrics_dir()
+    from app import embedded
+
     embedded.start_if_needed(_settings, progress=server.log.info)
 
 
@@ -156,6 +191,17 @@ def worker_exit(server, worker):
         close_pool(app)
 
 
+def child_exit(server, worker):
+    """Drop a gone worker's live gauges (connections in use) from the metrics; its counters stay counted."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def on_exit(server):
-    """Stop the embedded PostgreSQL with the master."""
+    """Stop the embedded PostgreSQL with the master, and remove the metrics directory it made."""
+    from app import embedded
+
     embedded.stop()
+    if _metrics_dir_made is not None:
+        shutil.rmtree(_metrics_dir_made, ignore_errors=True)

@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = True, testin
         http,
         keys,
         logs,
+        metrics,
         migrations,
         openapi,
         retention,
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = True, testin
     app.config.from_mapping(MAX_CONTENT_LENGTH=settings.max_content_length, TESTING=testing)
     logs.configure_logging(settings.log_level)
 
+    metrics.init_app(app)  # first: its timer starts before, and stops after, every other request hook
     db.init_app(app, db.DatabaseURL(settings.database_url, partial(embedded.start, settings.embedded_data_dir)))
     http.init_app(app)
     auth.init_app(app)

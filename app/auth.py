@@ -18,6 +18,7 @@ import psycopg2
 from flask import Flask, Response, current_app, g, request
 from psycopg2 import errors as pg_errors
 
+from . import metrics
 from .config import Settings, settings_of
 from .db import get_db, queries
 from .errors import APIError, error_response
@@ -128,6 +129,7 @@ def _record_use(response: Response) -> Response:
 def _rejected(exc: psycopg2.Error) -> Response:
     """The answer when ``caller_namespace`` refused the request's key."""
     logger.info("rejected API key", extra={"key_id": g.get("key_id")})
+    metrics.AUTH_FAILURES.labels(endpoint="api").inc()
     return error_response(AuthenticationError("missing or invalid API key"))
 
 

@@ -5,11 +5,24 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import agents, exports, health, history_api, leases, messages, multi_agents, sessions, snapshots, storage
+from . import (
+    agents,
+    exports,
+    health,
+    history_api,
+    leases,
+    messages,
+    monitoring,
+    multi_agents,
+    sessions,
+    snapshots,
+    storage,
+)
 
-# The probes first, then the resources under /api/, each a module with a blueprint `bp`.
+# The probes and the metrics first, then the resources under /api/, each a module with a blueprint `bp`.
 API: tuple[Blueprint, ...] = (
     health.bp,
+    monitoring.bp,
     sessions.bp,
     exports.bp,
     leases.bp,

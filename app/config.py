@@ -61,6 +61,10 @@ class Settings:
     # Signs the viewer's cookie (/ui/). Unset, a random one per process: gunicorn.conf.py sets one in the
     # master for all its workers, and sign-ins then last until the server restarts.
     ui_secret_key: str = field(default="", repr=False, compare=False)
+    # What GET /metrics requires as a bearer token, when set (kept out of repr, like the UI secret).
+    metrics_token: str | None = field(default=None, repr=False)
+    # Where prometheus_client's multiprocess mode keeps each worker's values (gunicorn.conf.py sets it).
+    metrics_multiprocess_dir: str | None = None
 
     @property
     def production(self) -> bool:
@@ -156,6 +160,22 @@ def _ui_secret_key(environ: Mapping[str, str]) -> str:
     return key
 
 
+def _metrics_token(environ: Mapping[str, str]) -> str | None:
+    token = environ.get("METRICS_TOKEN") or None
+    path = environ.get("METRICS_TOKEN_FILE")
+    if path:
+        if token is not None:
+            raise ConfigurationError("set METRICS_TOKEN or METRICS_TOKEN_FILE, not both")
+        try:
+            token = Path(path).read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise ConfigurationError(f"METRICS_TOKEN_FILE cannot be read: {exc.strerror}") from None
+    # A bearer token is one word; a short one could be guessed. The message never repeats the token.
+    if token is not None and (len(token) < MIN_KEY_LENGTH or re.search(r"\s", token)):
+        raise ConfigurationError(f"the metrics token must be at least {MIN_KEY_LENGTH} characters, without spaces")
+    return token
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``environ`` (the process environment by default).
 
@@ -181,6 +201,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         cors_origins=frozenset(o.rstrip("/") for o in re.split(r"[\s,]+", env.get("CORS_ORIGINS", "")) if o),
         lease_wait_max_seconds=env_int(env, "LEASE_WAIT_MAX_SECONDS", DEFAULT_LEASE_WAIT_MAX_SECONDS, 0),
         ui_secret_key=_ui_secret_key(env),
+        metrics_token=_metrics_token(env),
+        metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
     )
 
 

@@ -15,6 +15,8 @@ from psycopg2 import errors as pg_errors
 from psycopg2.pool import PoolError
 from werkzeug.exceptions import HTTPException
 
+from . import metrics
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "1"
@@ -214,6 +216,16 @@ def _unexpected(exc: Exception) -> Response:
     return error_response(APIError("internal server error"))
 
 
+def _counted(handler: Callable[[Any], Response]) -> Callable[[Any], Response]:
+    """``handler`` of database errors, counting each one in the metrics first."""
+
+    def handle(exc: Exception) -> Response:
+        metrics.count_database_error(exc)
+        return handler(exc)
+
+    return handle
+
+
 def _handlers() -> dict[type[Exception], Callable[[Any], Response]]:
     """Each exception class the service answers, and how (the most specific class of an error wins)."""
     handlers: dict[type[Exception], Callable[[Any], Response]] = {
@@ -222,16 +234,19 @@ def _handlers() -> dict[type[Exception], Callable[[Any], Response]]:
             RequestValidationError("request failed validation", fields=exc.messages)
         ),
         HTTPException: lambda exc: error_response(_from_http(exc)),
-        psycopg2.IntegrityError: lambda exc: error_response(_from_integrity(exc)),
+        psycopg2.IntegrityError: _counted(lambda exc: error_response(_from_integrity(exc))),
         # Values the schemas let through but PostgreSQL refuses (e.g. invalid escapes in JSON text).
-        psycopg2.DataError: lambda exc: error_response(RequestValidationError("the database rejected a value")),
-        psycopg2.DatabaseError: _from_database,
+        psycopg2.DataError: _counted(
+            lambda exc: error_response(RequestValidationError("the database rejected a value"))
+        ),
+        psycopg2.DatabaseError: _counted(_from_database),
         Exception: _unexpected,
     }
+    # PoolError included: the pool metrics count its timeouts too, this counter says what requests met.
     for database_down in (psycopg2.OperationalError, psycopg2.InterfaceError, PoolError):
-        handlers[database_down] = _unavailable
+        handlers[database_down] = _counted(_unavailable)
     for missing in (pg_errors.UndefinedFunction, pg_errors.UndefinedTable, pg_errors.UndefinedColumn):
-        handlers[missing] = _schema_behind
+        handlers[missing] = _counted(_schema_behind)
     return handlers
 
 

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from . import history_schemas, lease_schemas, schemas, snapshot_schemas
 from .blueprints import API_NAMES
 from .http import FENCE_HEADER, FENCE_PATTERN
+from .metrics import SCRAPE_PATH
 from .version import VERSION
 
 _SCHEMAS = (
@@ -77,11 +78,13 @@ _TAGS = (
         "A byte store for Strands' `Storage` protocol (snapshots, the stash, memory files): objects under keys.",
     ),
     ("health", "Probes for people, load balancers and orchestrators; they never need an API key."),
+    ("monitoring", "Metrics for Prometheus, behind a token of their own (`METRICS_TOKEN`); API keys do not open them."),
 )
 # Errors any request can meet, documented on every operation they apply to.
 _ERRORS = {
     "BadRequest": (400, "The body is not JSON"),
     "Unauthorized": (401, "No valid API key (header WWW-Authenticate: Bearer)"),
+    "Forbidden": (403, "The API requires keys and no METRICS_TOKEN is configured"),
     "NotFound": (404, "The resource or its parent does not exist"),
     "Conflict": (
         409,
@@ -184,6 +187,10 @@ def _add_shared_parts(path: str, rule_args: list[str], operations: dict[str, Any
     for method, operation in operations.items():
         if path.startswith("/health"):
             operation["security"] = []  # open to probes: no lock icon, no key
+        if path == SCRAPE_PATH:
+            operation["security"] = [{"metricsToken": []}, {}]  # its own token; none while the API runs open
+            operation.setdefault("parameters", [])
+            continue  # it documents its own answers: it reads no input and no API key
         operation.setdefault("parameters", [])
         operation["parameters"] = [_path_parameter(a) for a in rule_args] + operation["parameters"]
         responses = operation["responses"]
@@ -223,6 +230,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
         spec.tag({"name": name, "description": description})
     spec.components.security_scheme(
         "bearerKey", {"type": "http", "scheme": "bearer", "description": "An API key as a bearer token"}
+    )
+    spec.components.security_scheme(
+        "metricsToken", {"type": "http", "scheme": "bearer", "description": "METRICS_TOKEN, for GET /metrics only"}
     )
     spec.components.security_scheme(
         "headerKey", {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key"}

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import select
 import threading
+import time
 from collections.abc import Hashable
 from typing import Any
 
 from psycopg2.extensions import connection
 from psycopg2.pool import PoolError, ThreadedConnectionPool
+
+from . import metrics
 
 # How long a request waits for a pooled connection before answering 503.
 CHECKOUT_TIMEOUT_SECONDS = 10
@@ -39,6 +42,8 @@ class ConnectionPool(ThreadedConnectionPool):
         self._available = threading.BoundedSemaphore(maxconn)
         super().__init__(minconn, maxconn, *args, **kwargs)
         self.pid = os.getpid()  # the process that made it: a forked child must make its own
+        self._maxconn = maxconn
+        metrics.POOL_MAX.inc(maxconn)
 
     def getconn(self, key: Hashable | None = None) -> connection:
         """Take a live connection, waiting up to CHECKOUT_TIMEOUT_SECONDS for one to be returned.
@@ -46,18 +51,24 @@ class ConnectionPool(ThreadedConnectionPool):
         A connection the server has hung up on (it restarted) is replaced, with its idle siblings,
         before any request uses it.
         """
-        if not self._available.acquire(timeout=CHECKOUT_TIMEOUT_SECONDS):
-            raise PoolError("no database connection became free in time")
+        started = time.perf_counter()
+        if not self._available.acquire(blocking=False):
+            metrics.POOL_WAITS.inc()
+            if not self._available.acquire(timeout=CHECKOUT_TIMEOUT_SECONDS):
+                metrics.POOL_TIMEOUTS.inc()
+                raise PoolError("no database connection became free in time")
         try:
             conn = super().getconn(key)
             if _server_hung_up(conn):
                 super().putconn(conn, close=True)
                 self.discard_idle()
                 conn = super().getconn(key)
-            return conn
         except BaseException:
             self._available.release()
             raise
+        metrics.POOL_CHECKOUT_SECONDS.observe(time.perf_counter() - started)
+        metrics.POOL_IN_USE.inc()
+        return conn
 
     def putconn(self, conn: connection | None = None, key: Hashable | None = None, close: bool = False) -> None:
         """Return a connection (closing it when ``close``) and wake one waiting request."""
@@ -65,6 +76,16 @@ class ConnectionPool(ThreadedConnectionPool):
             super().putconn(conn, key, close)
         finally:
             self._available.release()
+            metrics.POOL_IN_USE.dec()
+
+    def closeall(self) -> None:
+        """Close every connection; the pool no longer counts towards the connections the service may hold."""
+        try:
+            super().closeall()
+        finally:
+            if self._maxconn:
+                metrics.POOL_MAX.dec(self._maxconn)
+                self._maxconn = 0
 
     def discard_idle(self) -> None:
         """Close every idle connection: after one fails, its siblings point at the same dead server."""

@@ -13,7 +13,7 @@ import psycopg2.extensions
 from flask import Blueprint, Response, g, request
 from werkzeug.http import http_date
 
-from . import auth, schemas
+from . import auth, metrics, schemas
 from .db import get_db, queries
 from .errors import NotFoundError, PreconditionFailedError, RequestValidationError
 from .http import json_response, load_json, load_query, no_content, raw_body, session_writer
@@ -133,6 +133,7 @@ def write_object() -> Response:
         auth.verify_caller()
         raise PreconditionFailedError("the stored object does not meet the request's If-Match or If-None-Match")
     sha256, size, updated_at, created = written
+    metrics.STORAGE_BYTES.inc(len(data))
     key = located["key"].decode("utf-8")
     body = json.dumps({"key": key, "size": size, "sha256": sha256, "updated_at": updated_at}, ensure_ascii=False)
     response = json_response(body, 201 if created else 200)

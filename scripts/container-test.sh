@@ -2,9 +2,11 @@
 # `make container-test`: build and run what users deploy, for real, on a CI machine that has
 # no Docker engine and cannot pull public images.
 #   1. static checks: hadolint on the Dockerfile; compose.yaml `config -q` (the dev-tools
-#      profile adds pgadmin only, the purge profile session-purge); `helm lint --strict` and
-#      `helm template` for each values file, piped into `kubernetes-validate --strict`, and the
-#      purge CronJob rendered by default and left out when disabled
+#      profile adds pgadmin only, the purge profile session-purge, the monitoring profile
+#      prometheus); `helm lint --strict` and `helm template` for each values file, piped into
+#      `kubernetes-validate --strict`, the purge CronJob rendered by default and left out when
+#      disabled, and the ServiceMonitor left out by default and rendered, with the metrics token,
+#      when enabled; the Grafana dashboard is valid JSON
 #   2. podman stand-ins for python:3.11-slim and postgres:15 (tests/containers/build.sh;
 #      cached in podman storage), then our image from the unchanged Dockerfile
 #   3. compose.yaml up with the real Compose binary against podman's Docker API, wait for
@@ -107,7 +109,15 @@ validate_compose() {
     docker-compose -f compose.yaml --profile purge config >"$work/compose-purge.yaml"
     grep -q 'session-backend purge' "$work/compose-purge.yaml" ||
         die "the purge profile's service does not run session-backend purge"
-    log "compose.yaml valid; default services: $default; dev-tools adds: $extra; purge adds: session-purge"
+    with_profile=$(docker-compose -f compose.yaml --profile monitoring config --services | sort | tr '\n' ' ')
+    [[ $with_profile == "postgres prometheus session-api " ]] ||
+        die "the monitoring profile gives: $with_profile, expected prometheus beside the default services"
+    # The Prometheus image cannot be pulled here (like pgAdmin's): its config is checked, not run;
+    # tests/test_metrics.py checks what it scrapes, and that the dashboard's metrics exist.
+    python3 -m json.tool deploy/grafana/session-backend-dashboard.json >/dev/null ||
+        die "deploy/grafana/session-backend-dashboard.json is not valid JSON"
+    log "compose.yaml valid; default services: $default; dev-tools adds: $extra; purge adds: session-purge;" \
+        "monitoring adds: prometheus"
 }
 
 check_chart() {
@@ -129,6 +139,34 @@ check_chart() {
     helm template session-backend "$CHART" --set purge.enabled=false >"$work/rendered.yaml"
     ! grep -q '^kind: CronJob' "$work/rendered.yaml" || die "purge.enabled=false still renders the purge CronJob"
     log "purge CronJob: hourly by default, left out with purge.enabled=false"
+    # The ServiceMonitor (README, "Monitoring"): off by default; on, it scrapes /metrics with the token's Secret.
+    ! grep -q '^kind: ServiceMonitor' <(helm template session-backend "$CHART") ||
+        die "the chart renders a ServiceMonitor by default"
+    local monitored=(--set metrics.serviceMonitor.enabled=true --set metrics.token.existingSecret=metrics-token
+        --set metrics.serviceMonitor.labels.release=prometheus)
+    helm lint --strict "$CHART" "${monitored[@]}" >"$work/helm-lint.log" 2>&1 ||
+        { cat "$work/helm-lint.log" >&2; die "helm lint --strict with the ServiceMonitor enabled"; }
+    helm template session-backend "$CHART" "${monitored[@]}" >"$work/rendered.yaml"
+    python3 - "$work/rendered.yaml" <<'PY' || die "the ServiceMonitor does not scrape /metrics with the metrics token"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+(monitor,) = [d for d in docs if d["kind"] == "ServiceMonitor"]
+(service,) = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == monitor["metadata"]["name"]]
+(endpoint,) = monitor["spec"]["endpoints"]
+assert monitor["metadata"]["labels"]["release"] == "prometheus", monitor["metadata"]
+assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]} and endpoint["path"] == "/metrics"
+assert endpoint["authorization"]["credentials"] == {"name": "metrics-token", "key": "METRICS_TOKEN"}
+(api,) = [d for d in docs if d["kind"] == "Deployment"]
+env = {e["name"]: e for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
+assert env["METRICS_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "metrics-token", "key": "METRICS_TOKEN"}
+PY
+    # kubernetes-validate knows no CRDs: everything but the ServiceMonitor is validated.
+    python3 -c 'import sys, yaml; yaml.safe_dump_all([d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] != "ServiceMonitor"], sys.stdout)' \
+        <"$work/rendered.yaml" >"$work/rendered-core.yaml"
+    out=$(kubernetes-validate --strict -k "$K8S_VERSION" - <"$work/rendered-core.yaml" 2>&1) ||
+        { echo "$out" >&2; die "kubernetes-validate rejected the manifests rendered with the ServiceMonitor enabled"; }
+    log "ServiceMonitor: left out by default; enabled, it scrapes /metrics with the metrics token's Secret"
 }
 
 # ---------------------------------------------------------------- podman and the stack

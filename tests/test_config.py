@@ -152,3 +152,29 @@ def test_max_content_length_from_the_environment_limits_bodies_under_gunicorn(cl
     assert too_large.json()["detail"]["error"] == "PayloadTooLargeError"
     assert stored_after_413 == 404
     assert fits.status_code == 201
+
+
+def test_the_metrics_token_comes_from_metrics_token_or_its_file(tmp_path: Path):
+    token = "metrics-token-0123456789abcdef"
+    (tmp_path / "token").write_text(f"{token}\n", encoding="utf-8")
+
+    assert load_settings({}).metrics_token is None
+    assert load_settings({"METRICS_TOKEN": token}).metrics_token == token
+    assert load_settings({"METRICS_TOKEN_FILE": str(tmp_path / "token")}).metrics_token == token
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"METRICS_TOKEN": "short-token"}, "at least 16 characters"),
+        ({"METRICS_TOKEN": "a metrics token with spaces"}, "without spaces"),
+        ({"METRICS_TOKEN": "metrics-token-0123456789", "METRICS_TOKEN_FILE": "token"}, "not both"),
+        ({"METRICS_TOKEN_FILE": "/nonexistent/token"}, "METRICS_TOKEN_FILE cannot be read"),
+    ],
+    ids=["short", "spaces", "both", "unreadable"],
+)
+def test_an_unusable_metrics_token_is_refused_without_repeating_it(env, message):
+    with pytest.raises(ConfigurationError, match=message) as refused:
+        load_settings(env)
+
+    assert env.get("METRICS_TOKEN", "never-in-a-message") not in str(refused.value)

@@ -51,8 +51,10 @@ def test_spec_covers_every_api_route(app, client):
         operation = spec["paths"][path][method]
         path_params = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
         assert path_params == set(re.findall(r"{(\w+)}", path)), (path, method)
-        if not path.startswith("/health"):
+        if path.startswith("/api/"):
             assert {"422", "503"} <= set(operation["responses"]), (path, method)
+    # /metrics reads no input: refused (401, or 403 without METRICS_TOKEN once keys exist) or unavailable.
+    assert set(spec["paths"]["/metrics"]["get"]["responses"]) == {"200", "401", "403", "503"}
 
 
 # A generated client names its methods after these: changing one breaks its users.
@@ -61,6 +63,7 @@ OPERATION_IDS = {
     ("/health/db", "get"): "getDatabaseHealth",
     ("/health/live", "get"): "getLiveness",
     ("/health/ready", "get"): "getReadiness",
+    ("/metrics", "get"): "getMetrics",
     ("/api/v1/sessions", "post"): "createSession",
     ("/api/v1/sessions", "get"): "listSessions",
     ("/api/v1/sessions/{session_id}", "get"): "getSession",
@@ -130,6 +133,8 @@ def test_health_endpoints_need_no_key_and_the_api_does(client):
     for (path, _), operation in _operations(spec).items():
         if path.startswith("/health"):
             assert operation["security"] == [], path
+        elif path == "/metrics":  # its own token, never an API key; none while the API runs open
+            assert operation["security"] == [{"metricsToken": []}, {}]
         else:
             assert "security" not in operation, path  # the document's: a key, or none when auth is off
     assert {"bearerKey": []} in spec["security"]

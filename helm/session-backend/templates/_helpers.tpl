@@ -112,6 +112,13 @@ Secret that holds DATABASE_URL: the user's existingSecret, else the one this cha
 {{- end }}
 - name: AUTH_DISABLED
   value: {{ .Values.auth.disabled | quote }}
+{{- with .Values.metrics.token.existingSecret }}
+- name: METRICS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.metrics.token.existingSecretKey }}
+{{- end }}
 {{- with .Values.corsOrigins }}
 - name: CORS_ORIGINS
   value: {{ join "," . | quote }}
