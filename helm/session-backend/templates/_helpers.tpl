@@ -86,6 +86,11 @@ Secret that holds DATABASE_URL: the user's existingSecret, else the one this cha
 {{- end }}
 {{- end }}
 
+{{/* The chart's own Secret holding the viewer's cookie-signing key (templates/ui-secret.yaml). */}}
+{{- define "session-backend.uiSecretName" -}}
+{{ include "session-backend.fullname" . }}-ui
+{{- end }}
+
 {{/* Environment shared by the API pods and the init-db Job. */}}
 {{- define "session-backend.env" -}}
 - name: DATABASE_URL
