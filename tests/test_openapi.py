@@ -226,7 +226,8 @@ def keep_the_rules_stated_in_words(case) -> None:
     a non-zero `offset` is not given with `page`; `limit` and `page_size` (two names of one
     setting) agree; a multi-agent update's body `id` is the path's `multi_agent_id`; a fork's
     `message_id` comes with an `agent_id`; a session's create or update names its expiry once, by
-    `expires_at` or by `ttl_seconds`; a session search (`q`) comes without a `cursor`. Requests generated to be invalid are left as they are.
+    `expires_at` or by `ttl_seconds`; a session search (`q`) comes without a `cursor`. Requests
+    generated to be invalid are left as they are.
     """
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
