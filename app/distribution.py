@@ -30,6 +30,9 @@ REFERENCE_TABLES = ("api_keys", "namespace_settings")
 OWN_GROUP_TABLES = {"storage_objects": "scope"}
 # Kept on the coordinator (read by init-db and the health check only).
 COORDINATOR_TABLES = ("schema_migrations",)
+# Functions an index of a session table is built with (migration 0009's message search): each shard's
+# index is created on its worker, which must have them first. They read no table.
+INDEX_FUNCTIONS = ("message_search_json", "message_search_text", "message_search_vector")
 
 
 class NotCitusError(RuntimeError):
@@ -123,6 +126,7 @@ def distribute(url: str, functions: list[str]) -> list[str]:
                 if table not in managed:
                     cur.execute("SELECT create_reference_table(%s)", (table,))
                     done.append(f"{table} (reference)")
+            done += [f"function {name}" for name in _distribute_functions(cur, list(INDEX_FUNCTIONS))]
             for table in _session_tables(cur):
                 if table in managed:
                     continue

@@ -415,14 +415,43 @@ class PageQuery(QuerySchema):
             raise ValidationError({"limit": [message], "page_size": [message]})
 
 
+# A search is a few words; 1,000 characters leave room for any phrase and keep the parsing cheap.
+SEARCH_MAX_LENGTH = 1000
+
+
 class SessionListQuery(PageQuery):
     cursor = fields.String(
         validate=[
             validate.Length(1, CURSOR_MAX_LENGTH),
             _matching(CURSOR_PATTERN, "must be a next_cursor from a previous page"),
         ],
-        metadata={"pattern": CURSOR_PATTERN, "description": CURSOR_DESCRIPTION},
+        metadata={"pattern": CURSOR_PATTERN, "description": CURSOR_DESCRIPTION + " Not with `q`."},
     )
+    q = fields.String(
+        validate=[validate.Length(1, SEARCH_MAX_LENGTH), printable],
+        metadata={
+            "pattern": PRINTABLE_PATTERN,
+            "description": "Full-text search: only sessions whose messages' text matches, best match first "
+            '(web search syntax: words, "a phrase", `or`, `-word`; case-insensitive, words as written, no '
+            f"stemming). 1-{SEARCH_MAX_LENGTH} characters; a q without words matches nothing. Pages by "
+            "`limit`/`offset` (or `page`), not with `cursor`.",
+        },
+    )
+    prefix = fields.String(
+        validate=[validate.Length(1, IDENTIFIER_MAX_LENGTH), printable],
+        metadata={
+            "pattern": PRINTABLE_PATTERN,
+            "description": "Only sessions whose id starts with this text (compared as it is: `%` and `_` are "
+            "no wildcards).",
+        },
+    )
+    updated_since = Timestamp("Only sessions updated at or after this instant (ISO 8601; no zone means UTC).")
+
+    @validates_schema
+    def search_pages_by_position(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Refuse a cursor with q: search results are ranked, and a cursor is a position by creation time."""
+        if "cursor" in data and "q" in data:
+            raise ValidationError("a search pages by limit/offset: leave out cursor", "cursor")
 
 
 class MessageListQuery(PageQuery):

@@ -59,12 +59,20 @@ def create_session() -> Response:
 
 @bp.get("")
 def list_sessions() -> Response:
-    """List sessions, newest first.
+    """List sessions, newest first, or search them.
 
     Sessions come ordered by `created_at`, newest first, then by id. Follow `next_cursor` with `cursor`
     to page through them all: it stays exact while sessions are added. `limit`/`offset` and
     `page`/`page_size` page by position instead. A page holds 50 sessions unless `limit` or
-    `page_size` says otherwise.
+    `page_size` says otherwise. `prefix` keeps the sessions whose id starts with it, `updated_since`
+    those updated at or after that instant.
+
+    `q` searches the text of the sessions' messages (text blocks, tool results' text, reasoning text;
+    a redacted message by its redacted version only) and lists the sessions that match, best match
+    first (more and denser mentions rank higher), ties newest first. A search pages by
+    `limit`/`offset` or `page` only: `cursor` with `q` is a 422, and `next_cursor` is null (a page
+    shorter than `limit` is the last). Words are matched as written, case-insensitively, without
+    stemming; a message's first 200,000 characters are searched.
     ---
     get:
       operationId: listSessions
@@ -80,6 +88,12 @@ def session_page(query: dict[str, Any]) -> str:
     """The JSON of the page of sessions that ``query`` (loaded with SESSION_LIST_QUERY_SCHEMA) asks for,
     in the caller's namespace: the API's list, and the viewer's."""
     limit, offset, page = page_window(query, default_limit=50)
+    filters = {"prefix": query.get("prefix"), "updated_since": query["updated_since"]}
+    if "q" in query:
+        found_page = queries.search_sessions(
+            get_db(), **g.caller, q=query["q"], **filters, limit=limit, offset=offset, page=page
+        )
+        return json_response(found_page)
     seconds, micros, session_id = _decode_cursor(query["cursor"]) if "cursor" in query else (None, None, None)
     body: str = queries.list_sessions(
         get_db(),
@@ -87,6 +101,7 @@ def session_page(query: dict[str, Any]) -> str:
         cursor_seconds=seconds,
         cursor_micros=micros,
         cursor_session_id=session_id,
+        **filters,
         limit=limit,
         offset=offset,
         page=page,

@@ -11,4 +11,5 @@
 \ir migrations/0006_leases.sql
 \ir migrations/0007_retention.sql
 \ir migrations/0008_rewind_archive.sql
+\ir migrations/0009_message_search.sql
 \ir migrations/functions.sql

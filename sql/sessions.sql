@@ -44,11 +44,13 @@ DELETE FROM sessions AS s WHERE s.namespace = (SELECT fenced(caller_namespace(:k
     AND refuse_if_held(s.legal_hold)
 RETURNING s.session_id;
 
--- name: list_sessions(key_hash, keyless, cursor_seconds, cursor_micros, cursor_session_id, limit, offset, page)$
+-- name: list_sessions(key_hash, keyless, cursor_seconds, cursor_micros, cursor_session_id, prefix, updated_since, limit, offset, page)$
 -- Newest first. The cursor is the (created_at, session_id) of the last row shown: created_at's whole epoch
 -- seconds (rounded down), '.', its microseconds, '_', the id's UTF-8 in hex (app/schemas.py CURSOR_PATTERN).
 -- Integers both ways, so the position is exact in any year: a float of epoch seconds would round.
 -- The outer SELECT reads `caller`, so the key is checked even when no session would be scanned.
+-- `prefix` keeps the ids that start with it (starts_with: no LIKE, so '%' and '_' are themselves), and
+-- `updated_since` the sessions updated at or after it; NULL keeps every session.
 WITH caller AS MATERIALIZED (
     SELECT caller_namespace(:key_hash, :keyless) AS namespace
 ), page AS MATERIALIZED (
@@ -59,6 +61,8 @@ WITH caller AS MATERIALIZED (
            OR (s.created_at, s.session_id)
               < (to_timestamp(:cursor_seconds::bigint) + :cursor_micros::int * interval '1 microsecond',
                  :cursor_session_id::varchar))
+      AND (:prefix::text IS NULL OR starts_with(s.session_id, :prefix::text))
+      AND (:updated_since::timestamptz IS NULL OR s.updated_at >= :updated_since::timestamptz)
     ORDER BY s.created_at DESC, s.session_id DESC
     LIMIT :limit + 1 OFFSET :offset
 ), shown AS (
@@ -74,6 +78,38 @@ SELECT json_build_object(
                 || '_' || encode(convert_to(session_id, 'UTF8'), 'hex')
          FROM last)
     END,
+    'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit
+)::text
+FROM caller;
+
+-- name: search_sessions(key_hash, keyless, q, prefix, updated_since, limit, offset, page)$
+-- The sessions whose messages match `q` (websearch_to_tsquery: words, "a phrase", or, -not), best
+-- first: the sum over a session's matching messages of ts_rank, so more and denser mentions rank
+-- higher; ties newest first. The match reads the GIN index on message_search_vector (migration 0009),
+-- which holds a redacted message's redact_message only. Paged by position; next_cursor stays null.
+-- A q with no words (only punctuation) matches nothing.
+WITH caller AS MATERIALIZED (
+    SELECT caller_namespace(:key_hash, :keyless) AS namespace
+), query AS MATERIALIZED (
+    SELECT websearch_to_tsquery('simple'::regconfig, :q) AS tsq
+), hits AS (
+    SELECT m.session_id, sum(ts_rank(message_search_vector(m.message, m.redact_message), (SELECT tsq FROM query))) AS rank
+    FROM session_messages AS m
+    WHERE m.namespace = (SELECT namespace FROM caller)
+      AND message_search_vector(m.message, m.redact_message) @@ (SELECT tsq FROM query)
+    GROUP BY m.session_id
+), shown AS MATERIALIZED (
+    SELECT s.session_id, s.session_type, s.created_at, s.updated_at, s.expires_at, s.legal_hold, h.rank
+    FROM hits AS h
+    JOIN sessions AS s ON s.namespace = (SELECT namespace FROM caller) AND s.session_id = h.session_id
+    WHERE (:prefix::text IS NULL OR starts_with(s.session_id, :prefix::text))
+      AND (:updated_since::timestamptz IS NULL OR s.updated_at >= :updated_since::timestamptz)
+    ORDER BY h.rank DESC, s.created_at DESC, s.session_id DESC
+    LIMIT :limit OFFSET :offset
+)
+SELECT json_build_object(
+    'sessions', coalesce((SELECT json_agg(session_json(session_id, session_type, created_at, updated_at, expires_at, legal_hold) ORDER BY rank DESC, created_at DESC, session_id DESC) FROM shown), '[]'::json),
+    'next_cursor', NULL,
     'limit', :limit, 'offset', :offset, 'page', :page, 'page_size', :limit
 )::text
 FROM caller;

@@ -97,6 +97,10 @@ def test_a_database_in_use_on_one_node_is_distributed_in_place(single_node_datab
     assert listed.status_code == 200
     assert [m["message"]["content"][0]["text"] for m in listed.get_json()["messages"]] == ["before"]
     assert create_message(client, "kept", "a1", 1, "after")["message_id"] == 1
+    # The message search index (migration 0009) moved with the rows, and each shard's writes keep it.
+    for word in ("before", "after"):
+        searched = client.get("/api/v1/sessions", query_string={"q": word})
+        assert [s["session_id"] for s in searched.get_json()["sessions"]] == ["kept"], searched.get_data(as_text=True)
     db.close_pool(app)
 
 

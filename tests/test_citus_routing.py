@@ -19,6 +19,7 @@ from app.storage_keys import normalize_key, scope_of
 # A request of a namespace, not of a session: they read every shard of their table.
 FAN_OUT = {
     "list_sessions": "the sessions of a namespace, newest first, from every shard",
+    "search_sessions": "full-text search over the messages of a namespace's sessions, on every shard",
     "list_keys": "the byte store's keys of a namespace, across every scope",
     "search_objects": "full-text search over a namespace's byte store",
     "count_default_sessions": "`keys create` counts what requests without a key wrote",
@@ -117,6 +118,8 @@ SAMPLE = {
     "prefix_end": None,
     "start_after": None,
     "query": "word",
+    "q": "word",
+    "updated_since": None,
     "include_data": False,
     "functions": ["caller_namespace"],
     "key_id": "0" * 16,
@@ -144,7 +147,13 @@ SAMPLE = {
 
 # Where a query names a parameter as another does, but of another type: the export's keyset positions
 # are ids (text), the message lists' are message ids.
-SAMPLE_FOR = {"export_agents": {"after": None}, "export_multi_agents": {"after": None}}
+SAMPLE_FOR = {
+    "export_agents": {"after": None},
+    "export_multi_agents": {"after": None},
+    # The session lists' prefix is an id's start (text), the byte store's a key's (bytes).
+    "list_sessions": {"prefix": None},
+    "search_sessions": {"prefix": None},
+}
 
 _TASKS = re.compile(r"Task Count: (\d+)")
 

@@ -75,7 +75,10 @@ BODIES: dict[str, dict[str, Any] | None] = {
     "storage.search": {"query": "secret", "include_data": True},
 }
 # The query string of each endpoint that names its target there: team-a's object (see a_owns_everything).
+# The session list is asked a search (q) that team-a's message matches: the plain list's isolation has
+# its own test below (test_listing_sessions_shows_only_your_own).
 QUERIES: dict[str, dict[str, str]] = {
+    "sessions.list_sessions": {"q": "secret", "prefix": "s", "updated_since": "2000-01-01T00:00:00Z"},
     "storage.write_object": {"key": "session/s/scopes/a"},
     "storage.read_object": {"key": "session/s/scopes/a"},
     "storage.delete_object": {"key": "session/s/scopes/a"},

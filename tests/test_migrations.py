@@ -46,7 +46,7 @@ def test_upgrade_keeps_every_record_in_the_default_namespace(first_schema_databa
         ' VALUES (\'old-session\', \'swarm\', \'{"id": "swarm", "status": "completed"}\')',
     )
 
-    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+    assert migrations.apply_schema(url) == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
     assert migrations.apply_schema(url) == []
 
     app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
@@ -84,6 +84,7 @@ def test_init_db_command_reports_what_it_applied(first_schema_database):
         ("0006",),
         ("0007",),
         ("0008",),
+        ("0009",),
     ]
 
 
@@ -254,3 +255,44 @@ def test_the_release_before_0007_still_serves_sessions_after_this_init_db(clean_
 
     assert set(created) == {"session_id", "session_type", "created_at", "updated_at"}
     assert read == {**created, "lease": None}
+
+
+@pytest.fixture
+def rewind_release_database(database_url):
+    """A database of the release before message search (0009): today's tables, without its index and functions."""
+    yield from _todays_schema_but(
+        database_url,
+        "DROP INDEX session_messages_search_idx;"
+        " DROP FUNCTION message_search_vector(json, json), message_search_text(json), message_search_json(json);"
+        " DELETE FROM schema_migrations WHERE version = '0009'",
+    )
+
+
+def test_upgrade_indexes_the_messages_already_stored(rewind_release_database):
+    url = rewind_release_database
+    execute(
+        url,
+        "INSERT INTO sessions (namespace, session_id) VALUES ('default', 'old');"
+        " INSERT INTO session_agents (namespace, session_id, agent_id, state, conversation_manager_state)"
+        " VALUES ('default', 'old', 'a', '{}', '{}');"
+        " INSERT INTO session_messages (namespace, session_id, agent_id, message_id, message, redact_message)"
+        " VALUES ('default', 'old', 'a', 0, %(before)s, NULL), ('default', 'old', 'a', 1, %(hidden)s, %(shown)s)",
+        {
+            "before": '{"role": "user", "content": [{"text": "stored before \\u0000 \\ud800"}]}',
+            "hidden": '{"content": [{"text": "hidden"}]}',
+            "shown": '{"content": [{"text": "shown"}]}',
+        },
+    )
+
+    assert migrations.apply_schema(url) == ["0009"]
+
+    app = create_app(load_settings({"DATABASE_URL": url}), testing=True)
+    try:
+        client = app.test_client()
+        for q, expected in (("before", ["old"]), ("shown", ["old"]), ("hidden", [])):
+            assert [
+                s["session_id"] for s in client.get(SESSIONS, query_string={"q": q}).get_json()["sessions"]
+            ] == expected
+        assert execute(url, "SELECT count(*) FROM pg_indexes WHERE indexname = 'session_messages_search_idx'") == [(1,)]
+    finally:
+        db.close_pool(app)

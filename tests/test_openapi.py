@@ -232,7 +232,8 @@ def keep_the_rules_stated_in_words(case) -> None:
     a non-zero `offset` is not given with `page`; `limit` and `page_size` (two names of one
     setting) agree; a multi-agent update's body `id` is the path's `multi_agent_id`; a fork's
     `message_id` comes with an `agent_id`; a session's create or update names its expiry once, by
-    `expires_at` or by `ttl_seconds`. Requests generated to be invalid are left as they are.
+    `expires_at` or by `ttl_seconds`; a session search (`q`) comes without a `cursor`. Requests
+    generated to be invalid are left as they are.
     """
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
@@ -241,6 +242,8 @@ def keep_the_rules_stated_in_words(case) -> None:
         del query["offset"]
     if "limit" in query and "page_size" in query and _number(query["limit"]) != _number(query["page_size"]):
         del query["page_size"]  # deleted, not set: the coverage phase keeps typed values aside for its checks
+    if "q" in query:
+        query.pop("cursor", None)  # a search pages by position: no cursor with q
     if case.path.startswith("/api/v1/storage/"):
         _keep_the_storage_rules(case, query)
     if case.path.endswith("/fork") and isinstance(case.body, dict) and "agent_id" not in case.body:
