@@ -72,7 +72,8 @@ def list_sessions() -> Response:
     first (more and denser mentions rank higher), ties newest first. A search pages by
     `limit`/`offset` or `page` only: `cursor` with `q` is a 422, and `next_cursor` is null (a page
     shorter than `limit` is the last). Words are matched as written, case-insensitively, without
-    stemming; a message's first 200,000 characters are searched.
+    stemming; a message's first 200,000 characters are searched (none of a message of more than
+    256 KiB of JSON that holds a `\\u0000` or unpaired surrogate escape).
     ---
     get:
       operationId: listSessions
@@ -90,10 +91,10 @@ def session_page(query: dict[str, Any]) -> str:
     limit, offset, page = page_window(query, default_limit=50)
     filters = {"prefix": query.get("prefix"), "updated_since": query["updated_since"]}
     if "q" in query:
-        found_page = queries.search_sessions(
+        found_page: str = queries.search_sessions(
             get_db(), **g.caller, q=query["q"], **filters, limit=limit, offset=offset, page=page
         )
-        return json_response(found_page)
+        return found_page
     seconds, micros, session_id = _decode_cursor(query["cursor"]) if "cursor" in query else (None, None, None)
     body: str = queries.list_sessions(
         get_db(),

@@ -198,6 +198,21 @@ def test_a_message_of_a_megabyte_of_text_is_stored_and_its_start_is_searchable(c
     assert found(client, q="w199999") == []  # past the first 200,000 characters, which are indexed
 
 
+def test_a_long_message_with_a_nul_escape_is_stored_but_not_indexed(client):
+    # Rewriting such escapes costs about a second a megabyte of dense escapes: past 256 KiB of JSON the
+    # message is kept out of the index rather than hold its write.
+    conversation(client, "s")
+    text = "unindexed " + "\u0000 " * 200_000
+    message = {"role": "user", "content": [{"text": text}]}
+
+    assert post_message(client, "s", 0, message)["message"] == message
+
+    assert found(client, q="unindexed") == []
+    short = {"role": "user", "content": [{"text": "indexed \u0000 nul"}]}
+    post_message(client, "s", 1, short)
+    assert found(client, q="indexed") == ["s"]
+
+
 def test_words_too_long_to_index_are_skipped_and_the_rest_found(client):
     conversation(client, "s")
     text = "head " + "y" * 5000 + " middle " + "x" * 1_100_000  # PostgreSQL indexes words of 2,047 characters at most

@@ -20,10 +20,12 @@
 -- surrogates escaped: app/schemas.py json_text). An escape is real when an even number of backslashes
 -- precedes it (\\u0000 is a backslash and the letters u0000); each pattern runs twice because its match
 -- takes the character before an escape, which hides the next of two adjacent ones. Replacing a lone low
--- surrogate first, then a high one no low follows, never leaves a lone one behind.
+-- surrogate first, then a high one no low follows, never leaves a lone one behind. Those patterns cost
+-- about a second a megabyte on text dense with such escapes, so a message of more than 256 KiB of JSON
+-- that holds one is not indexed (NULL: no words), rather than hold its write for many seconds.
 CREATE OR REPLACE FUNCTION message_search_json(message json) RETURNS json
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-SELECT CASE WHEN t !~* '\\u(0000|d[89a-f])' THEN message ELSE (
+SELECT CASE WHEN t !~* '\\u(0000|d[89a-f])' THEN message WHEN length(t) > 262144 THEN NULL ELSE (
     SELECT CASE WHEN u !~* '\\ud[89a-f]' THEN u ELSE
         regexp_replace(regexp_replace(regexp_replace(regexp_replace(u,
             '((?:^|[^\\])(?:\\\\)*)(?<![^\\]\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}', '\1\\ufffd', 'g'),
