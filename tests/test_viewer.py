@@ -19,7 +19,7 @@ from viewer_helpers import (
     sign_in,
     snapshot_bytes,
     store_conversation,
-    tiny_png,
+    striped_png,
 )
 
 from app import create_app
@@ -103,7 +103,7 @@ def test_the_conversation_shows_each_kind_of_content(client, team_a_owns_a_conve
 
     assert "get_weather" in page and escape('"city": "Lisbon"') in page
     assert "tool result" in page and "18 degrees and sunny" in page
-    assert f'src="data:image/png;base64,{base64.b64encode(tiny_png()).decode()}"' in page
+    assert f'src="data:image/png;base64,{base64.b64encode(striped_png()).decode()}"' in page
     assert "The user wants the weather first." in page
     assert escape(REDACTED_TEXT) in page and SECRET_TEXT not in page
     assert 'id="m-0"' in page and 'id="m-5"' in page

@@ -79,7 +79,7 @@ def test_sign_in_search_open_a_conversation_and_sign_out(browser, keyless_server
     team_a, team_b = keys["team-a"][1], keys["team-b"][1]
     base = keyless_server.url
     with HTTPClient(base) as http:
-        store_conversation(http, "trip-planning", headers=bearer(team_a))
+        store_conversation(http, "trip-planning", agent_id="travel-agent", headers=bearer(team_a))
         for other in ("weekly-report", "support-ticket-1182"):
             assert http.post(SESSIONS, json={"session_id": other}, headers=bearer(team_a)).status_code == 201
         store_conversation(http, "team-b-private", headers=bearer(team_b))
@@ -106,10 +106,12 @@ def test_sign_in_search_open_a_conversation_and_sign_out(browser, keyless_server
     tool_call = _wait_for(browser, ".tool-use")
     assert "get_weather" in tool_call.text and TOOL_INPUT["city"] in tool_call.text
     image = browser.find_element(By.CSS_SELECTOR, ".image img")
-    assert image.get_property("naturalWidth") == 24 and image.get_property("complete") is True
+    assert image.get_property("naturalWidth") == 160 and image.get_property("complete") is True
     # The message holding a <script> shows it as text, and nothing ran.
     assert SCRIPT_TEXT in browser.find_element(By.ID, "m-0").text
-    assert browser.title.startswith("a · trip-planning")
+    assert browser.title.startswith("travel-agent · trip-planning")
+    # Tall enough to show the conversation from the question to the image.
+    browser.set_window_size(1280, 1500)
     _screenshot(browser, tmp_path, "viewer-conversation.png")
 
     browser.get(f"{base}/ui/sessions/team-b-private")

@@ -19,14 +19,14 @@ SECRET_TEXT = "my card is 4111 1111 1111 1111"
 SEARCH_WORD = "marmalade"
 
 
-def tiny_png(width: int = 24, height: int = 12) -> bytes:
+def striped_png(width: int = 160, height: int = 64) -> bytes:
     """A real PNG: a red and blue striped image, built without any imaging library."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     rows = b"".join(
-        b"\x00" + b"".join(b"\xd0\x20\x20" if (x // 4) % 2 == 0 else b"\x20\x40\xd0" for x in range(width))
+        b"\x00" + b"".join(b"\xd0\x20\x20" if (x // 16) % 2 == 0 else b"\x20\x40\xd0" for x in range(width))
         for _ in range(height)
     )
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
@@ -70,7 +70,7 @@ def conversation() -> list[dict[str, Any]]:
                 "role": "user",
                 "content": [
                     {"text": "Here is a picture"},
-                    {"image": {"format": "png", "source": {"bytes": stored_bytes(tiny_png())}}},
+                    {"image": {"format": "png", "source": {"bytes": stored_bytes(striped_png())}}},
                 ],
             }
         },
