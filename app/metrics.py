@@ -75,7 +75,7 @@ DB_ERRORS = Counter(
 )
 AUTH_FAILURES = Counter(
     "session_backend_auth_failures",
-    "Requests refused for their credentials, by endpoint (api or metrics)",
+    "Requests refused for their credentials, by endpoint (api, metrics, or viewer: its sign-in)",
     ["endpoint"],
 )
 STORAGE_BYTES = Counter(

@@ -11,6 +11,7 @@ import re
 
 import pytest
 from markupsafe import escape
+from prometheus_client import REGISTRY
 from viewer_helpers import (
     REDACTED_TEXT,
     SCRIPT_TEXT,
@@ -59,6 +60,11 @@ def team_a_owns_a_conversation(client, keys):
     return key
 
 
+def refused_sign_ins() -> float:
+    """The auth-failure counter of the viewer, in this process (Flask's test client: no multiprocess dir)."""
+    return REGISTRY.get_sample_value("session_backend_auth_failures_total", {"endpoint": "viewer"}) or 0.0
+
+
 def page_text(response) -> str:
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     return response.get_data(as_text=True)
@@ -79,11 +85,14 @@ def test_with_keys_every_page_asks_to_sign_in_first(client, keys):
         assert response.status_code == 302 and response.headers["Location"].endswith("/ui/sign-in"), path
 
 
-def test_a_wrong_key_is_refused_and_no_cookie_signs_in(client, keys):
+def test_a_wrong_key_is_refused_counted_and_no_cookie_signs_in(client, keys):
+    before = refused_sign_ins()
+
     response = sign_in(client, keys["team-a"][1] + "x")
 
     assert response.status_code == 401 and 'id="refused"' in response.get_data(as_text=True)
     assert client.get("/ui/").status_code == 302
+    assert refused_sign_ins() == before + 1
 
 
 def test_signing_in_sets_a_signed_http_only_same_site_strict_cookie_for_the_keys_namespace(client, keys):

@@ -15,7 +15,7 @@ from datetime import timedelta
 from flask import Flask, current_app, g, request, session
 from psycopg2 import errors as pg_errors
 
-from .. import auth
+from .. import auth, metrics
 from ..config import settings_of
 from ..db import get_db, queries
 from ..errors import APIError
@@ -92,6 +92,7 @@ def sign_in(key: str) -> bool:
     try:
         queries.caller_namespace(get_db(), **auth.caller_for(key_hash))
     except pg_errors.InvalidAuthorizationSpecification:
+        metrics.AUTH_FAILURES.labels(endpoint="viewer").inc()
         return False
     # A new session: nothing from before the sign-in (a planted CSRF token, say) survives it.
     session.clear()
