@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 from viewer_helpers import (
     REDACTED_TEXT,
     SCRIPT_TEXT,
+    SEARCH_WORD,
     SECRET_TEXT,
     csrf_of,
     sign_in,
@@ -202,6 +203,8 @@ def test_another_namespace_reaches_none_of_team_as_pages_and_changes_nothing(
         page = response.get_data(as_text=True)
         if endpoint == "ui.list_sessions":
             assert response.status_code == 200 and 'id="no-sessions"' in page
+            searched = page_text(client.get(path, query_string={"q": SEARCH_WORD, "prefix": "s"}))
+            assert 'id="no-sessions"' in searched
         else:
             assert response.status_code == 404, (method, path, page[:500])
         assert "What goes with" not in page and "get_weather" not in page
