@@ -16,7 +16,7 @@ from flasgger import Swagger
 from flask import Blueprint, Flask, redirect, render_template, send_from_directory, url_for
 from werkzeug.wrappers import Response
 
-from . import history_schemas, lease_schemas, schemas, snapshot_schemas
+from . import history_schemas, lease_schemas, schemas, snapshot_schemas, storage_schemas
 from .blueprints import API_NAMES
 from .http import FENCE_HEADER, FENCE_PATTERN
 from .metrics import SCRAPE_PATH
@@ -36,16 +36,13 @@ _SCHEMAS = (
     "Message",
     "MessagePage",
     "MultiAgentState",
-    "StorageObject",
-    "StorageKeyPage",
-    "StorageSearch",
-    "StorageSearchResults",
     "Error",
     "HealthStatus",
 )
 _LEASE_SCHEMAS = ("LeaseAcquire", "LeaseRenew", "Lease", "LeaseState", "LeaseHolder", "SessionDetail")
 _HISTORY_SCHEMAS = ("RewindRequest", "Rewind", "RewindList", "ForkRequest")
 _SNAPSHOT_SCHEMAS = ("SnapshotConvert", "SnapshotConversion")
+_STORAGE_SCHEMAS = ("StorageObject", "StorageKeyPage", "StorageSearch", "StorageSearchResults")
 TITLE = "session-backend API"
 _INTRODUCTION = f"""\
 Session storage for [Strands Agents](https://strandsagents.com) on PostgreSQL: sessions, their
@@ -226,6 +223,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
         spec.components.schema(name, schema=getattr(history_schemas, name))
     for name in _SNAPSHOT_SCHEMAS:
         spec.components.schema(name, schema=getattr(snapshot_schemas, name))
+    for name in _STORAGE_SCHEMAS:
+        spec.components.schema(name, schema=getattr(storage_schemas, name))
     for name, description in _TAGS:
         spec.tag({"name": name, "description": description})
     spec.components.security_scheme(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from .schemas import RequestSchema, StorageObject
+from .schemas import RequestSchema
+from .storage_schemas import StorageObject
 
 
 class SnapshotConvert(RequestSchema):

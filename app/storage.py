@@ -13,7 +13,7 @@ import psycopg2.extensions
 from flask import Blueprint, Response, g, request
 from werkzeug.http import http_date
 
-from . import auth, metrics, schemas
+from . import auth, metrics, storage_schemas
 from .db import get_db, queries
 from .errors import NotFoundError, PreconditionFailedError, RequestValidationError
 from .http import json_response, load_json, load_query, no_content, raw_body, session_writer
@@ -21,9 +21,9 @@ from .storage_keys import prefix_end, scope_of
 
 bp = Blueprint("storage", __name__, url_prefix="/api/v1/storage")
 # Built once: constructing a marshmallow schema costs more than loading a small body.
-KEY_QUERY_SCHEMA = schemas.StorageKeyQuery()
-LIST_QUERY_SCHEMA = schemas.StorageListQuery()
-SEARCH_SCHEMA = schemas.StorageSearch()
+KEY_QUERY_SCHEMA = storage_schemas.StorageKeyQuery()
+LIST_QUERY_SCHEMA = storage_schemas.StorageListQuery()
+SEARCH_SCHEMA = storage_schemas.StorageSearch()
 
 
 def _key_text(hex_key: str) -> str:
