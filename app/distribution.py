@@ -12,14 +12,15 @@ the session tables, so nothing needs them on one node. ``schema_migrations`` sta
 the only node that reads it. The functions the queries call are distributed too, so every node has
 them and the coordinator re-creates them everywhere when functions.sql is re-applied.
 
-Every step first asks the catalog whether it was done, so running it again changes nothing.
+Every step first asks the catalog whether it was done, so running it again changes nothing. The SQL is
+sql/distribution.sql's.
 """
 
 from __future__ import annotations
 
 import psycopg2
 
-from .db import CONNECT_TIMEOUT_SECONDS
+from .db import CONNECT_TIMEOUT_SECONDS, queries
 
 # The table whose co-location group every session-scoped table joins; it is distributed first.
 SESSIONS = "sessions"
@@ -39,42 +40,24 @@ class NotCitusError(RuntimeError):
     """The database is not a Citus coordinator: the citus extension is missing or has no workers."""
 
 
-def _citus_tables(cur: psycopg2.extensions.cursor) -> dict[str, str]:
+def _citus_tables(conn: psycopg2.extensions.connection) -> dict[str, str]:
     """The tables Citus already manages in the current schema: ``{name: 'distributed' | 'reference'}``."""
-    cur.execute(
-        """SELECT c.relname, CASE p.partmethod WHEN 'n' THEN 'reference' ELSE 'distributed' END
-           FROM pg_dist_partition AS p JOIN pg_class AS c ON c.oid = p.logicalrelid
-           WHERE c.relnamespace = current_schema()::regnamespace"""
-    )
-    return dict(cur.fetchall())
+    return dict(queries.citus_tables(conn))
 
 
-def is_citus(cur: psycopg2.extensions.cursor) -> bool:
+def is_citus(conn: psycopg2.extensions.connection) -> bool:
     """Whether the connected database has the citus extension."""
-    cur.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
-    row = cur.fetchone()
-    return row is not None and bool(row[0])
+    return bool(queries.has_citus(conn))
 
 
-def is_distributed(cur: psycopg2.extensions.cursor) -> bool:
+def is_distributed(conn: psycopg2.extensions.connection) -> bool:
     """Whether ``sessions`` is already a distributed table here (a schema `init-db` keeps distributed)."""
-    return is_citus(cur) and _citus_tables(cur).get(SESSIONS) == "distributed"
+    return is_citus(conn) and _citus_tables(conn).get(SESSIONS) == "distributed"
 
 
-def _session_tables(cur: psycopg2.extensions.cursor) -> list[str]:
+def _session_tables(conn: psycopg2.extensions.connection) -> list[str]:
     """Tables with a session_id column: sessions, then parents before the tables whose foreign keys point at them."""
-    cur.execute(
-        """SELECT t.relname,
-                  coalesce(array_agg(DISTINCT r.relname) FILTER (WHERE r.relname IS NOT NULL), '{}')
-           FROM pg_class AS t
-           JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attname = %s AND NOT a.attisdropped
-           LEFT JOIN pg_constraint AS f ON f.conrelid = t.oid AND f.contype = 'f'
-           LEFT JOIN pg_class AS r ON r.oid = f.confrelid AND r.oid <> t.oid
-           WHERE t.relkind = 'r' AND t.relnamespace = current_schema()::regnamespace
-           GROUP BY t.relname""",
-        (SESSION_COLUMN,),
-    )
-    parents = {name: set(refs) for name, refs in cur.fetchall()}
+    parents = {name: set(refs) for name, refs in queries.session_scoped_tables(conn, session_column=SESSION_COLUMN)}
     ordered: list[str] = []
     while parents:
         # sessions first: the others join its co-location group, foreign key to it or not (session_leases).
@@ -89,19 +72,11 @@ def _session_tables(cur: psycopg2.extensions.cursor) -> list[str]:
     return ordered
 
 
-def _distribute_functions(cur: psycopg2.extensions.cursor, functions: list[str]) -> list[str]:
+def _distribute_functions(conn: psycopg2.extensions.connection, functions: list[str]) -> list[str]:
     """Mark the named functions distributed (Citus creates them on every node); return those it marked."""
-    cur.execute(
-        """SELECT p.oid::regprocedure::text FROM pg_proc AS p
-           WHERE p.proname = ANY(%s) AND p.pronamespace = current_schema()::regnamespace
-             AND NOT EXISTS (SELECT FROM pg_dist_object AS d
-                             WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid)
-           ORDER BY 1""",
-        (functions,),
-    )
-    marked = [signature for (signature,) in cur.fetchall()]
+    marked = [signature for (signature,) in queries.undistributed_functions(conn, names=functions)]
     for signature in marked:
-        cur.execute("SELECT create_distributed_function(%s)", (signature,))
+        queries.distribute_function(conn, signature=signature)
     return marked
 
 
@@ -115,31 +90,27 @@ def distribute(url: str, functions: list[str]) -> list[str]:
     conn = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     try:
         conn.autocommit = True  # create_distributed_table copies existing rows; each step commits alone.
-        with conn.cursor() as cur:
-            if not is_citus(cur):
-                raise NotCitusError("the database has no citus extension: run CREATE EXTENSION citus first")
-            cur.execute("SELECT count(*) > 0 FROM citus_get_active_worker_nodes()")
-            if not (cur.fetchone() or (False,))[0]:
-                raise NotCitusError("the Citus coordinator has no active worker: add them with citus_add_node")
-            managed = _citus_tables(cur)
-            for table in REFERENCE_TABLES:
-                if table not in managed:
-                    cur.execute("SELECT create_reference_table(%s)", (table,))
-                    done.append(f"{table} (reference)")
-            done += [f"function {name}" for name in _distribute_functions(cur, list(INDEX_FUNCTIONS))]
-            for table in _session_tables(cur):
-                if table in managed:
-                    continue
-                colocate = "none" if table == SESSIONS else SESSIONS
-                cur.execute(
-                    "SELECT create_distributed_table(%s, %s, colocate_with => %s)", (table, SESSION_COLUMN, colocate)
-                )
-                done.append(f"{table} (by {SESSION_COLUMN})")
-            for table, column in OWN_GROUP_TABLES.items():
-                if table not in managed:
-                    cur.execute("SELECT create_distributed_table(%s, %s, colocate_with => 'none')", (table, column))
-                    done.append(f"{table} (by {column})")
-            done += [f"function {name}" for name in _distribute_functions(cur, functions)]
+        if not is_citus(conn):
+            raise NotCitusError("the database has no citus extension: run CREATE EXTENSION citus first")
+        if not queries.has_active_workers(conn):
+            raise NotCitusError("the Citus coordinator has no active worker: add them with citus_add_node")
+        managed = _citus_tables(conn)
+        for table in REFERENCE_TABLES:
+            if table not in managed:
+                queries.create_reference_table(conn, table_name=table)
+                done.append(f"{table} (reference)")
+        done += [f"function {name}" for name in _distribute_functions(conn, list(INDEX_FUNCTIONS))]
+        for table in _session_tables(conn):
+            if table in managed:
+                continue
+            colocate = "none" if table == SESSIONS else SESSIONS
+            queries.create_distributed_table(conn, table_name=table, column_name=SESSION_COLUMN, colocate_with=colocate)
+            done.append(f"{table} (by {SESSION_COLUMN})")
+        for table, column in OWN_GROUP_TABLES.items():
+            if table not in managed:
+                queries.create_distributed_table(conn, table_name=table, column_name=column, colocate_with="none")
+                done.append(f"{table} (by {column})")
+        done += [f"function {name}" for name in _distribute_functions(conn, functions)]
     finally:
         conn.close()
     return done

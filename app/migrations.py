@@ -116,8 +116,8 @@ def distribute_schema(url: str, *, required: bool) -> list[str]:
     if not required:
         conn = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
         try:
-            with conn, conn.cursor() as cur:
-                if not distribution.is_distributed(cur):
+            with conn:
+                if not distribution.is_distributed(conn):
                     return []
         finally:
             conn.close()

@@ -55,8 +55,8 @@ def connect() -> psycopg2.extensions.connection:
 
 def strategy_of(conn: psycopg2.extensions.connection) -> str:
     """ROUTED on a Citus cluster whose sessions are distributed, else SINGLE_NODE."""
-    with conn, conn.cursor() as cur:
-        return ROUTED if distribution.is_distributed(cur) else SINGLE_NODE
+    with conn:
+        return ROUTED if distribution.is_distributed(conn) else SINGLE_NODE
 
 
 def single_node_batch(conn: psycopg2.extensions.connection, batch_size: int) -> tuple[Counter[str], bool]:

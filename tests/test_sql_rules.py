@@ -21,7 +21,15 @@ from app.db import SQL_DIR
 # that exports.sql's key-checked query returned (tests/test_isolation.py holds that endpoint to the rule).
 # retention.sql: the operator's `session-backend purge` and `retention` commands, which act on every
 # namespace at once and are run by the service's own jobs (CronJob, compose), never by a request.
-SERVICE_FILES = {"api_keys.sql", "health.sql", "schema_migrations.sql", "retention.sql", "transfer.sql"}
+# distribution.sql: `init-db --distributed`, which reads the catalogs and calls Citus' functions.
+SERVICE_FILES = {
+    "api_keys.sql",
+    "health.sql",
+    "schema_migrations.sql",
+    "retention.sql",
+    "transfer.sql",
+    "distribution.sql",
+}
 _NAMED = re.compile(r"^-- name: (\w+)\(([^)]*)\)[$!^#<*]*\s*$", re.MULTILINE)
 
 
