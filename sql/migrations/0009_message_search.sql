@@ -48,7 +48,7 @@ $$;
 -- string) adds nothing and fails nothing: `->` on a scalar is NULL, and json_array_elements only ever
 -- sees an array.
 CREATE OR REPLACE FUNCTION message_search_text(message json) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
 SELECT string_agg(t.text, ' ' ORDER BY b.n, t.n)
 FROM (SELECT message_search_json(message) -> 'content' AS content) AS d
 CROSS JOIN LATERAL json_array_elements(CASE json_typeof(d.content) WHEN 'array' THEN d.content
@@ -72,8 +72,11 @@ $$;
 -- characters at most (some 30,000 words): a tsvector holds at most 1 MB of lexemes, and a character
 -- takes at most 4 bytes in UTF-8 (lower-casing one takes it to 3 at most), so no message, however long
 -- its text, can fail its write with "string is too long for tsvector". Words past that are not found.
+--
+-- It and message_search_text call functions of this schema by name, so they carry the search_path they
+-- were created with: pg_dump restores with an empty one, and its CREATE INDEX would not find them.
 CREATE OR REPLACE FUNCTION message_search_vector(message json, redact_message json) RETURNS tsvector
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
 SELECT to_tsvector('simple'::regconfig,
     coalesce(left(message_search_text(CASE WHEN redact_message IS NULL THEN message ELSE redact_message END), 200000), ''))
 $$;
