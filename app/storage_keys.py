@@ -17,15 +17,15 @@ MAX_KEY_LENGTH = 1024
 _SLASHES = re.compile(r"/+")
 # The OpenAPI patterns (ECMA-262 and Python alike, without lookarounds, which generators such as
 # schemathesis can only meet by drawing and discarding): segments split by runs of '/', none of them
-# '..' or holding a backslash, and for a key at least one segment. They admit exactly what
+# '..' or holding a backslash or a NUL, and for a key at least one segment. They admit exactly what
 # normalize_key and normalize_prefix accept (tests/test_storage_keys.py checks that).
-_SEGMENT = r"(?:[^/\\.][^/\\]*|\.(?:[^/\\.][^/\\]*)?|\.\.[^/\\]+)"
+_SEGMENT = r"(?:[^/\\.\x00][^/\\\x00]*|\.(?:[^/\\.\x00][^/\\\x00]*)?|\.\.[^/\\\x00]+)"
 PREFIX_PATTERN = rf"^/*(?:{_SEGMENT}(?:/+{_SEGMENT})*/*)?$"
 KEY_PATTERN = rf"^/*{_SEGMENT}(?:/+{_SEGMENT})*/*$"
 KEY_RULE = (
     "Normalised as Strands' path-based storage does: runs of `/` collapse and leading and trailing `/` "
     f"are dropped. At most {MAX_KEY_LENGTH} characters as sent and {MAX_KEY_BYTES} bytes (UTF-8) once "
-    "normalised; not empty (or only `/`), no `\\`, and no `..` segment. Percent-encode it (`+` is a space)."
+    "normalised; not empty (or only `/`), no `\\`, no NUL, and no `..` segment. Percent-encode it (`+` is a space)."
 )
 
 
@@ -36,6 +36,10 @@ class StorageKeyError(ValueError):
 def _check_segments(value: str, what: str) -> str:
     if "\\" in value:
         raise StorageKeyError(f"backslashes are not allowed in a storage {what}")
+    # A file name cannot hold one (LocalFileStorage fails on it), nor can the text of a session id that a
+    # key's scope is checked against for its lease.
+    if "\x00" in value:
+        raise StorageKeyError(f"NUL characters are not allowed in a storage {what}")
     normalized = _SLASHES.sub("/", value)
     if ".." in normalized.split("/"):
         raise StorageKeyError(f"'..' path segments are not allowed in a storage {what}")

@@ -124,7 +124,9 @@ def test_keys_are_normalised_as_strands_does(client, sent, stored):
     assert list_all(client) == [stored]
 
 
-@pytest.mark.parametrize("key", ["", "/", "///", "a\\b", "..", "a/../b", "../a", "a/..", "x" * 1025, "é" * 513])
+@pytest.mark.parametrize(
+    "key", ["", "/", "///", "a\\b", "..", "a/../b", "../a", "a/..", "x" * 1025, "é" * 513, "session/s\x00/x", "a/b\x00"]
+)
 def test_keys_strands_refuses_are_422_and_store_nothing(client, key):
     for response in (put(client, key, b"v"), get(client, key), client.delete(OBJECT, query_string={"key": key})):
         assert response.status_code == 422, key
@@ -158,6 +160,15 @@ def test_list_is_sorted_in_byte_order_and_filters_by_prefix(client):
     assert list_all(client, prefix="/a") == ["a", "a/1", "a/1/x", "a/10", "a/2", "ab"]
     assert list_all(client, prefix="a//1") == ["a/1", "a/1/x", "a/10"]
     assert client.get(KEYS, query_string={"prefix": "a/../b"}).status_code == 422
+    assert client.get(KEYS, query_string={"prefix": "a\x00"}).status_code == 422
+
+
+def test_a_fenced_write_to_a_key_with_nul_is_422_not_500(client):
+    # A scope holding NUL cannot be a session id: the fence check could not even be asked.
+    response = client.put(OBJECT, query_string={"key": "session/a\x00b/x"}, data=b"v", headers={"X-Session-Fence": "1"})
+
+    assert response.status_code == 422 and "NUL" in str(error_of(response)["fields"])
+    assert list_all(client) == []
 
 
 def test_keyset_paging_lists_every_key_once_in_order(client, clean_db):
