@@ -81,6 +81,19 @@ SERVICE = {
     "set_default_ttl",
 }
 
+# init-db --distributed (sql/distribution.sql): the catalogs and Citus' own functions, on the coordinator
+# only, once per deployment; no request runs them.
+DISTRIBUTION = {
+    "citus_tables",
+    "create_distributed_table",
+    "create_reference_table",
+    "distribute_function",
+    "has_active_workers",
+    "has_citus",
+    "session_scoped_tables",
+    "undistributed_functions",
+}
+
 SESSION = "routing-sample-session"
 _STORAGE_KEY = normalize_key(f"session/{SESSION}/scopes/agent/a1/snapshot.json")
 SAMPLE = {
@@ -198,14 +211,18 @@ def _plan(url: str, name: str) -> str:
 
 
 def test_the_lists_name_only_queries_that_exist() -> None:
-    assert (set(FAN_OUT) | set(PULLED) | set(FORK) | SERVICE | set(TRANSFER) | set(SINGLE_NODE_ONLY)) - set(
-        _session_queries()
-    ) == set()
+    assert (
+        set(FAN_OUT) | set(PULLED) | set(FORK) | SERVICE | DISTRIBUTION | set(TRANSFER) | set(SINGLE_NODE_ONLY)
+    ) - set(_session_queries()) == set()
 
 
 @pytest.mark.parametrize(
     "name",
-    [n for n in _session_queries() if n not in {*FAN_OUT, *PULLED, *FORK, *SERVICE, *TRANSFER, *SINGLE_NODE_ONLY}],
+    [
+        n
+        for n in _session_queries()
+        if n not in {*FAN_OUT, *PULLED, *FORK, *SERVICE, *DISTRIBUTION, *TRANSFER, *SINGLE_NODE_ONLY}
+    ],
 )
 def test_a_session_query_is_routed_to_one_shard(coordinator: str, name: str) -> None:
     plan = _plan(coordinator, name)
