@@ -17,10 +17,11 @@ RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --upgrade 'pip>=24.1' 'setuptools>=69' 'wheel>=0.43'
 # Dependencies first, built from the packaging metadata with an empty stand-in package, so
 # this slow layer is reused until setup.cfg changes rather than rebuilt on every code change.
-# setup.cfg reads the version from app/version.py, so the stand-in keeps that one file.
+# setup.cfg reads the version from app/version.py, so the stand-in keeps that one file, and lists app.ui,
+# so the stand-in has it too.
 COPY setup.py setup.cfg ./
 COPY app/version.py ./app/
-RUN mkdir -p sql && touch app/__init__.py \
+RUN mkdir -p sql app/ui && touch app/__init__.py app/ui/__init__.py \
  && /opt/venv/bin/pip wheel --no-build-isolation --wheel-dir /wheels . \
  && rm -rf /wheels/session_backend-* app sql build ./*.egg-info
 # Then the project: its wheel carries sql/ as app/sql and the `session-backend` console script.
