@@ -36,9 +36,14 @@ class UnrestorableAgentError(ConflictError):
     error = "UnrestorableAgentError"
 
 
+def snapshot_dir(session_id: str, agent_id: str) -> str:
+    """Where SnapshotSessionManager keeps an agent's snapshots in the byte store (a key prefix)."""
+    return f"session/{session_id}/scopes/agent/{agent_id}/snapshots/"
+
+
 def snapshot_key(session_id: str, agent_id: str) -> str:
     """The byte-store key of an agent's ``snapshot_latest``, as SnapshotSessionManager builds it."""
-    return f"session/{session_id}/scopes/agent/{agent_id}/snapshots/snapshot_latest.json"
+    return snapshot_dir(session_id, agent_id) + "snapshot_latest.json"
 
 
 def removed_message_count(conversation_manager_state: dict[str, Any]) -> int:

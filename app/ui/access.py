@@ -12,7 +12,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, g, request, session
 from psycopg2 import errors as pg_errors
 
 from .. import auth, metrics
@@ -105,8 +105,3 @@ def sign_in(key: str) -> bool:
 def sign_out() -> None:
     """Forget the browser's key: the cookie is cleared."""
     session.clear()
-
-
-def auth_disabled() -> bool:
-    """Whether the service runs with AUTH_DISABLED (no sign-in page is needed then)."""
-    return settings_of(current_app).auth_disabled

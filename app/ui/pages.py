@@ -18,6 +18,7 @@ from .. import errors, messages, sessions
 from ..db import get_db, queries
 from ..http import found, not_found
 from ..schemas import MAX_MESSAGE_ID, is_uuid
+from ..snapshot_builder import snapshot_dir, snapshot_key
 from ..storage_keys import prefix_end, scope_of
 from . import access
 from .content import ShownMessage, pretty_json, shown_message
@@ -142,8 +143,10 @@ def show_snapshot(session_id: str, agent_id: str, snapshot_name: str) -> str:
     """One snapshot of an agent (``latest`` or an immutable one's id): its messages and the rest as JSON."""
     if snapshot_name != "latest" and not is_uuid(snapshot_name):
         not_found("snapshot not found")
-    key = _snapshot_dir(session_id, agent_id) + (
-        "snapshot_latest.json" if snapshot_name == "latest" else f"immutable_history/snapshot_{snapshot_name}.json"
+    key = (
+        snapshot_key(session_id, agent_id)
+        if snapshot_name == "latest"
+        else snapshot_dir(session_id, agent_id) + f"immutable_history/snapshot_{snapshot_name}.json"
     )
     conn = get_db()
     row = queries.read_object(conn, **g.caller, scope=scope_of(key), key=key.encode("utf-8"), as_text=False)
@@ -187,14 +190,9 @@ def _message_link(session_id: str, agent_id: str, order: str, message_id: int) -
     return url_for("ui.show_agent", session_id=session_id, agent_id=agent_id, order=order, after=after)
 
 
-def _snapshot_dir(session_id: str, agent_id: str) -> str:
-    """Where SnapshotSessionManager keeps an agent's snapshots in the byte store."""
-    return f"session/{session_id}/scopes/agent/{agent_id}/snapshots/"
-
-
 def _snapshots(session_id: str, agent_id: str) -> list[dict[str, str]]:
     """The agent's snapshots, latest first then its immutable ones newest first, with when they were taken."""
-    prefix = _snapshot_dir(session_id, agent_id).encode("utf-8")
+    prefix = snapshot_dir(session_id, agent_id).encode("utf-8")
     body = queries.list_keys(
         get_db(), **g.caller, prefix=prefix, prefix_end=prefix_end(prefix), start_after=None, limit=SNAPSHOTS_LISTED
     )
