@@ -52,7 +52,7 @@ def _check_access(settings: Settings) -> None:
         raise MetricsForbiddenError(_SET_A_TOKEN)
     try:
         # The check an API request without a key gets: it passes until the first key is created.
-        queries.caller_namespace(get_db(), key_hash=None, keyless="until-first-key")
+        queries.caller_namespace(get_db(), **auth.caller_for(None))
     except pg_errors.InvalidAuthorizationSpecification:
         metrics.AUTH_FAILURES.labels(endpoint="metrics").inc()
         raise MetricsForbiddenError(_SET_A_TOKEN) from None
